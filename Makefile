@@ -1,0 +1,61 @@
+# relatoria — the commands people type.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# uv from PATH, or as a module once `make install` has pip-installed it.
+UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+ENV_FILE ?= .env.dev
+RUN := $(UV) run --env-file $(ENV_FILE)
+S3_PORT ?= 9000
+SUB ?= dev-user
+
+.PHONY: help install lint format migrate run bff worker s3 token test test-unit test-integration test-e2e bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+install: ## Install uv if missing, then the locked workspace into .venv
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --locked
+
+lint: install ## ruff (lint + format check) and mypy --strict
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+
+format: install ## Apply ruff's formatting and safe fixes
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+migrate: install ## Create the database if needed and apply migrations
+	$(RUN) relatoria-migrate --create-database
+
+bff: install ## Run one BFF process (127.0.0.1:8000)
+	$(RUN) relatoria-bff
+
+worker: install ## Run one worker process (start several to scale out)
+	$(RUN) relatoria-worker
+
+s3: install ## Run a local S3 endpoint (moto server) on S3_PORT
+	$(RUN) moto_server -H 127.0.0.1 -p $(S3_PORT)
+
+token: install ## Print a development bearer token (make token SUB=alice)
+	@$(RUN) relatoria-token --sub $(SUB)
+
+run: migrate ## Start the whole system: local S3, BFF and a worker (Ctrl-C stops all)
+	@$(RUN) python infra/local/run.py
+
+test: lint ## Lint, then every test against the real services
+	$(UV) run pytest tests
+
+test-unit: install ## Unit tests only
+	$(UV) run pytest tests/unit
+
+test-integration: install ## Integration tests only
+	$(UV) run pytest tests/integration
+
+test-e2e: install ## End-to-end tests only
+	$(UV) run pytest tests/e2e
+
+clean: ## Remove caches and the virtual environment
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .run

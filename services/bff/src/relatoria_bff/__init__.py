@@ -1,0 +1,1 @@
+"""relatoria's BFF: the HTTP API frontends talk to."""

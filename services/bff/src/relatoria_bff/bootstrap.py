@@ -1,0 +1,61 @@
+"""The BFF's composition root: every connection is opened here and handed to the app."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aio_pika
+from aio_pika.abc import AbstractRobustConnection
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relatoria_bff.auth import TokenVerifier
+from relatoria_shared.cache.status_cache import StatusCache, create_redis
+from relatoria_shared.db.engine import create_engine
+from relatoria_shared.db.repository import ReportRepository
+from relatoria_shared.messaging.publisher import JobPublisher
+from relatoria_shared.messaging.topology import Topology, declare
+from relatoria_shared.settings import Settings
+from relatoria_shared.storage.object_store import ObjectStore
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Everything the routes need, built once per process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    repository: ReportRepository
+    amqp: AbstractRobustConnection
+    publisher: JobPublisher
+    redis: Redis
+    cache: StatusCache
+    store: ObjectStore
+    verifier: TokenVerifier
+
+
+@contextlib.asynccontextmanager
+async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
+    """Open every connection the BFF uses, and close them all on exit."""
+    verifier = TokenVerifier(settings)
+    engine = create_engine(settings)
+    redis = create_redis(settings)
+    amqp = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())
+    try:
+        channel = await amqp.channel(publisher_confirms=True)
+        declared = await declare(channel, Topology(settings.amqp_namespace))
+        yield Resources(
+            settings=settings,
+            engine=engine,
+            repository=ReportRepository(engine),
+            amqp=amqp,
+            publisher=JobPublisher(declared.work_exchange, settings.publish_timeout_seconds),
+            redis=redis,
+            cache=StatusCache(redis, settings.redis_prefix, settings.status_cache_ttl_seconds),
+            store=ObjectStore(settings),
+            verifier=verifier,
+        )
+    finally:
+        await amqp.close()
+        await redis.aclose()
+        await engine.dispose()

@@ -1,0 +1,98 @@
+"""HTTP errors: JSON bodies with a stable `code`, a message and the offending field's path."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from relatoria_shared.domain.validation import RequestRejected
+
+
+class ApiError(Exception):
+    """An error answered to the client as-is."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        *,
+        path: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.path = path
+        self.headers = headers
+        self.extra = extra or {}
+
+
+def error_body(code: str, message: str, path: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The JSON shape of every error response."""
+    return {"code": code, "message": message, "path": path, **extra}
+
+
+def not_found() -> ApiError:
+    """Absent and not-yours look the same, so ids cannot be probed."""
+    return ApiError(404, "NOT_FOUND", "no such report")
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return JSONResponse(
+        error_body(exc.code, exc.message, exc.path, **exc.extra),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def _rejected(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestRejected)
+    first = exc.first
+    details = [{"code": v.code.value, "path": v.path, "message": v.message} for v in exc.violations]
+    return JSONResponse(
+        error_body(first.code.value, first.message, first.path, details=details), status_code=422
+    )
+
+
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return JSONResponse(error_body("INVALID_JSON", "the body is not valid JSON"), 400)
+    details = [
+        {"code": "VALIDATION_ERROR", "path": _location(tuple(e["loc"])), "message": e["msg"]}
+        for e in errors[:20]
+    ]
+    message = str(details[0]["message"]) if details else "invalid request"
+    path = str(details[0]["path"]) if details else None
+    return JSONResponse(error_body("VALIDATION_ERROR", message, path, details=details), 422)
+
+
+async def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error the app can raise answer in the one JSON shape."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestRejected, _rejected)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)

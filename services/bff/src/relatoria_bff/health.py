@@ -1,0 +1,37 @@
+"""Liveness and readiness."""
+
+import asyncio
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from relatoria_bff.dependencies import Deps
+
+router = APIRouter(tags=["health"])
+
+_CHECK_TIMEOUT = 2.0
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(resources: Deps) -> JSONResponse:
+    """Ready when PostgreSQL and RabbitMQ answer; Redis is reported but optional."""
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(resources.repository.ping(), _CHECK_TIMEOUT)
+        checks["postgres"] = "ok"
+    except Exception as exc:
+        checks["postgres"] = f"error: {type(exc).__name__}"
+    checks["rabbitmq"] = "ok" if not resources.amqp.is_closed else "error: disconnected"
+    redis_ok = await resources.cache.ping()
+    checks["redis"] = "ok" if redis_ok else "unavailable (status reads fall back to PostgreSQL)"
+    ready = checks["postgres"] == "ok" and checks["rabbitmq"] == "ok"
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )

@@ -1,0 +1,25 @@
+"""`relatoria-bff`: serve the API with uvicorn."""
+
+import uvicorn
+
+from relatoria_bff.app import create_app
+from relatoria_shared.logging_setup import configure_logging
+from relatoria_shared.settings import Settings
+
+
+def main() -> None:
+    """Run one BFF process on the configured host and port."""
+    settings = Settings()
+    configure_logging("bff", settings.log_level, settings.log_format)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.bff_host,
+        port=settings.bff_port,
+        log_config=None,
+        proxy_headers=True,
+        timeout_graceful_shutdown=20,
+    )
+
+
+if __name__ == "__main__":
+    main()

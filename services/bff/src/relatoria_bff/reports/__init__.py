@@ -1,0 +1,1 @@
+"""Report requests over HTTP: schemas, service functions and routes."""

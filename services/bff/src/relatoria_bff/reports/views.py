@@ -1,0 +1,124 @@
+"""Routes of `/v1/reports` and `/v1/report-types`: translate HTTP, delegate to the service."""
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import RedirectResponse
+
+from relatoria_bff.auth import Owner
+from relatoria_bff.dependencies import Deps
+from relatoria_bff.errors import ApiError
+from relatoria_bff.reports import service
+from relatoria_bff.reports.schemas import (
+    ReportAccepted,
+    ReportCreate,
+    ReportPage,
+    ReportTypeList,
+    ReportTypeRead,
+)
+from relatoria_shared.domain.catalog import CATALOG
+from relatoria_shared.domain.status import ReportStatus
+
+router = APIRouter(tags=["reports"])
+
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Retry-safe key (printable ASCII, at most 255 characters), per caller.",
+    ),
+]
+
+
+def _check_idempotency_key(key: str | None) -> str | None:
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise ApiError(
+            400,
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key must be 1-255 printable ASCII characters",
+            path="Idempotency-Key",
+        )
+    return key
+
+
+async def accept(
+    resources: Deps, owner: str, body: ReportCreate, key: str | None, response: Response
+) -> ReportAccepted:
+    """Submit a report and shape the 201 answer (shared with the legacy alias)."""
+    submission = await service.submit_report(
+        resources=resources, owner_id=owner, body=body, idempotency_key=_check_idempotency_key(key)
+    )
+    record = submission.record
+    response.status_code = 201
+    response.headers["Location"] = f"/v1/reports/{record.id}"
+    if submission.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return ReportAccepted(
+        requestId=str(record.id),
+        status=record.status.value,
+        createdAt=record.created_at.isoformat(),
+    )
+
+
+@router.post("/v1/reports", status_code=201, response_model=ReportAccepted)
+async def create_report(
+    resources: Deps,
+    owner: Owner,
+    body: ReportCreate,
+    response: Response,
+    key: IdempotencyKey = None,
+) -> ReportAccepted:
+    """Request a report. Answers at once; watch `Location` for its status."""
+    return await accept(resources, owner, body, key, response)
+
+
+@router.get("/v1/reports")
+async def list_reports(
+    resources: Deps,
+    owner: Owner,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    status: ReportStatus | None = None,
+) -> ReportPage:
+    """The caller's reports, newest first; pass `nextCursor` back as `cursor` for more."""
+    items, next_cursor = await service.list_reports(
+        resources=resources,
+        owner_id=owner,
+        limit=min(limit, resources.settings.list_page_max),
+        cursor=cursor,
+        status=status,
+    )
+    return ReportPage(items=items, nextCursor=next_cursor)
+
+
+@router.get("/v1/reports/{report_id}")
+async def get_report(resources: Deps, owner: Owner, report_id: str) -> dict[str, Any]:
+    """The status document; `downloadUrl` is a fresh presigned URL once the report is done."""
+    return await service.read_status(resources=resources, owner_id=owner, report_id=report_id)
+
+
+@router.get("/v1/reports/{report_id}/download", status_code=302, response_class=RedirectResponse)
+async def download_report(resources: Deps, owner: Owner, report_id: str) -> RedirectResponse:
+    """Redirect to a fresh presigned URL of the file; `409` until the report is done."""
+    url = await service.download_url(resources=resources, owner_id=owner, report_id=report_id)
+    return RedirectResponse(url, status_code=302)
+
+
+@router.get("/v1/report-types")
+async def report_types() -> ReportTypeList:
+    """The catalog of report types, each with the JSON Schema of its parameters."""
+    return ReportTypeList(
+        items=[
+            ReportTypeRead(
+                name=info.name,
+                title=info.title,
+                description=info.description,
+                formats=[f.value for f in info.formats],
+                parametersSchema=info.parameters_schema,
+            )
+            for info in CATALOG.values()
+        ]
+    )

@@ -1,0 +1,1 @@
+"""relatoria's worker: claims report requests, renders them, stores the files."""

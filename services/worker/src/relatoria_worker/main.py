@@ -1,0 +1,27 @@
+"""`relatoria-worker`: run one worker process (run N of them to scale out)."""
+
+import asyncio
+import signal
+
+from relatoria_shared.logging_setup import configure_logging
+from relatoria_shared.settings import Settings
+from relatoria_worker.worker import run_worker
+
+
+async def _main(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await run_worker(settings, stop)
+
+
+def main() -> None:
+    """Entry point: consume until SIGTERM or SIGINT."""
+    settings = Settings()
+    configure_logging("worker", settings.log_level, settings.log_format)
+    asyncio.run(_main(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Renderers: one module per output format, all behind `base.Renderer`."""

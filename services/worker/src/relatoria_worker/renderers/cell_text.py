@@ -1,0 +1,53 @@
+"""Untrusted cell text made safe for spreadsheet formats.
+
+Report cells carry text that clients sent; a spreadsheet application opening the file
+must show that text, never act on it. Two hazards are handled here, as small pure
+functions shared by the CSV and XLSX renderers (no spreadsheet library is imported, so
+the rules can be tested and reused on their own):
+
+* formula injection (OWASP "CSV injection"): text that a spreadsheet would read as a
+  formula is prefixed with a single quote, which makes it plain text;
+* characters XML 1.0 cannot hold, which would make an XLSX file unreadable.
+"""
+
+import re
+
+FORMULA_PREFIX = "'"
+"""What is put in front of text that would otherwise be read as a formula."""
+
+FORMULA_TRIGGERS = frozenset({"=", "+", "-", "@", "\t", "\r"})
+"""First characters that make a spreadsheet treat a CSV field as a formula (OWASP list)."""
+
+# Everything outside XML 1.0's `Char` production: C0 controls except TAB, LF and CR,
+# lone UTF-16 surrogates (they cannot even be encoded as UTF-8) and the two
+# non-characters U+FFFE and U+FFFF.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def starts_like_formula(text: str) -> bool:
+    """Whether a spreadsheet would read `text` as a formula rather than as text."""
+    return text[:1] in FORMULA_TRIGGERS
+
+
+def neutralise_formula(text: str) -> str:
+    """Return `text` made inert for CSV: quote-prefixed if it starts like a formula.
+
+    Only text is ever passed here; numbers, booleans and dates are written as they
+    are, so a negative number stays a number. Text that does not start like a formula
+    is returned unchanged.
+    """
+    if starts_like_formula(text):
+        return FORMULA_PREFIX + text
+    return text
+
+
+def strip_xml_illegal(text: str) -> str:
+    """Return `text` without the characters XML 1.0 (and so XLSX) cannot hold.
+
+    TAB, LF and CR are kept; other control characters, lone surrogates and
+    U+FFFE/U+FFFF are removed. Everything else, any script included, is untouched.
+    """
+    # Fast path: almost all text is clean, and `search` does not build a new string.
+    if _XML_ILLEGAL.search(text) is None:
+        return text
+    return _XML_ILLEGAL.sub("", text)

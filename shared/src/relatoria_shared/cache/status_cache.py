@@ -1,0 +1,84 @@
+"""The Redis status cache: status documents by request id, never going backwards.
+
+Redis only caches. Every failure here is logged and swallowed: callers fall back to
+PostgreSQL, so a Redis outage slows status reads down and breaks nothing.
+"""
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from relatoria_shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Write only if the stored version is older: a slow worker or a retry that finishes
+# late cannot overwrite a newer state with an older one.
+_PUT_IF_NEWER = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'version'))
+if current and current >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'doc', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+
+
+def create_redis(settings: Settings) -> "Redis":
+    """A Redis client with short timeouts, so a dead Redis cannot stall a request."""
+    return Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        health_check_interval=30,
+    )
+
+
+class StatusCache:
+    """Status documents in Redis, keyed `<prefix>status:<request id>`."""
+
+    def __init__(self, redis: "Redis", prefix: str, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._ttl = ttl_seconds
+        self._put_script = redis.register_script(_PUT_IF_NEWER)
+
+    def key(self, report_id: uuid.UUID) -> str:
+        """The Redis key holding the status of `report_id`."""
+        return f"{self._prefix}status:{report_id}"
+
+    async def get(self, report_id: uuid.UUID) -> dict[str, Any] | None:
+        """The cached status document, or None on a miss or when Redis is unavailable."""
+        try:
+            raw = await self._redis.hget(self.key(report_id), "doc")
+        except RedisError as exc:
+            log.warning("status cache read failed", extra={"error": str(exc)})
+            return None
+        if raw is None:
+            return None
+        document: dict[str, Any] = json.loads(raw)
+        return document
+
+    async def put(self, document: dict[str, Any]) -> bool:
+        """Store `document` unless a newer version is cached; True if written."""
+        key = self.key(uuid.UUID(document["requestId"]))
+        try:
+            written = await self._put_script(
+                keys=[key], args=[document["version"], json.dumps(document), self._ttl]
+            )
+        except RedisError as exc:
+            log.warning("status cache write failed", extra={"error": str(exc)})
+            return False
+        return bool(written)
+
+    async def ping(self) -> bool:
+        """True if Redis answers."""
+        try:
+            return bool(await self._redis.ping())
+        except RedisError:
+            return False

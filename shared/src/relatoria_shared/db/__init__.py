@@ -1,0 +1,1 @@
+"""PostgreSQL: the schema, the engine factory, the repository and the migrations."""

@@ -1,0 +1,244 @@
+"""`ReportRepository`: every read and state transition of `report_requests`.
+
+Transitions are single conditional UPDATEs, so concurrent workers and duplicate
+deliveries resolve in PostgreSQL: whoever's UPDATE matches wins, everyone else gets
+`None` and does nothing.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from relatoria_shared.db.tables import report_requests as t
+from relatoria_shared.domain.errors import ErrorCode
+from relatoria_shared.domain.formats import ReportFormat
+from relatoria_shared.domain.report import Artifact, NewReport, ReportRecord
+from relatoria_shared.domain.status import ReportStatus
+
+_NOW = sa.func.now()
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Where a keyset page starts: strictly after this (created_at, id), newest first."""
+
+    created_at: datetime
+    id: uuid.UUID
+
+
+class ReportRepository:
+    """Reads and transitions of report requests in PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def ping(self) -> None:
+        """Raise if PostgreSQL cannot answer a trivial query."""
+        async with self._engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def create(self, new: NewReport) -> tuple[ReportRecord, bool]:
+        """Record `new` as `queued`; return it and whether it was created.
+
+        With an idempotency key already used by the same owner, nothing is inserted and
+        the original request comes back with `False`.
+        """
+        values = {
+            "id": uuid.uuid4(),
+            "owner_id": new.owner_id,
+            "idempotency_key": new.idempotency_key,
+            "request_fingerprint": new.request_fingerprint,
+            "report_type": new.report_type,
+            "format": new.format.value,
+            "title": new.title,
+            "parameters": new.parameters,
+            "status": ReportStatus.QUEUED.value,
+        }
+        statement = (
+            insert(t)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[t.c.owner_id, t.c.idempotency_key])
+            .returning(*t.c)
+        )
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(statement)).mappings().first()
+            if row is not None:
+                return _record(row), True
+            existing = (
+                (
+                    await conn.execute(
+                        sa.select(t).where(
+                            t.c.owner_id == new.owner_id,
+                            t.c.idempotency_key == new.idempotency_key,
+                        )
+                    )
+                )
+                .mappings()
+                .one()
+            )
+            return _record(existing), False
+
+    async def mark_published(self, report_id: uuid.UUID) -> None:
+        """Note that the broker confirmed the request's message."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.update(t)
+                .where(t.c.id == report_id, t.c.published_at.is_(None))
+                .values(published_at=_NOW)
+            )
+
+    async def discard_unpublished(self, report_id: uuid.UUID) -> None:
+        """Undo a request whose message the broker never confirmed (the client gets a 503)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.delete(t).where(
+                    t.c.id == report_id,
+                    t.c.published_at.is_(None),
+                    t.c.status == ReportStatus.QUEUED.value,
+                )
+            )
+
+    async def get(self, report_id: uuid.UUID) -> ReportRecord | None:
+        """The request with this id, or None."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(t).where(t.c.id == report_id))).mappings().first()
+        return None if row is None else _record(row)
+
+    async def list_for_owner(
+        self,
+        owner_id: str,
+        *,
+        limit: int,
+        after: PageCursor | None = None,
+        status: ReportStatus | None = None,
+    ) -> list[ReportRecord]:
+        """The owner's requests, newest first, at most `limit`, starting after `after`."""
+        query = sa.select(t).where(t.c.owner_id == owner_id)
+        if status is not None:
+            query = query.where(t.c.status == status.value)
+        if after is not None:
+            query = query.where(sa.tuple_(t.c.created_at, t.c.id) < (after.created_at, after.id))
+        query = query.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_record(row) for row in rows]
+
+    async def claim(
+        self, report_id: uuid.UUID, worker_id: str, lease: timedelta
+    ) -> ReportRecord | None:
+        """Take the request for `worker_id`, or None if it is not claimable.
+
+        Claimable: `queued`, or `processing` whose lease has expired (its worker died).
+        Each claim counts an attempt, which also serves as the fencing token.
+        """
+        claimable = sa.or_(
+            t.c.status == ReportStatus.QUEUED.value,
+            sa.and_(t.c.status == ReportStatus.PROCESSING.value, t.c.lease_expires_at < _NOW),
+        )
+        return await self._transition(
+            sa.and_(t.c.id == report_id, claimable),
+            status=ReportStatus.PROCESSING.value,
+            worker_id=worker_id,
+            attempts=t.c.attempts + 1,
+            started_at=_NOW,
+            lease_expires_at=_NOW + lease,
+            next_attempt_at=None,
+        )
+
+    async def complete(self, claimed: ReportRecord, artifact: Artifact) -> ReportRecord | None:
+        """Mark a claimed request `done`; None if the claim is no longer held."""
+        return await self._transition(
+            _held_by(claimed),
+            status=ReportStatus.DONE.value,
+            object_key=artifact.object_key,
+            content_type=artifact.content_type,
+            file_name=artifact.file_name,
+            size_bytes=artifact.size_bytes,
+            sha256=artifact.sha256,
+            row_count=artifact.row_count,
+            page_count=artifact.page_count,
+            finished_at=_NOW,
+            lease_expires_at=None,
+            error_code=None,
+            error_message=None,
+        )
+
+    async def fail(
+        self, claimed: ReportRecord, code: ErrorCode, message: str
+    ) -> ReportRecord | None:
+        """Mark a claimed request `error`; None if the claim is no longer held."""
+        return await self._transition(
+            _held_by(claimed),
+            status=ReportStatus.ERROR.value,
+            error_code=code.value,
+            error_message=message[:2000],
+            finished_at=_NOW,
+            lease_expires_at=None,
+        )
+
+    async def _transition(self, condition: Any, **values: Any) -> ReportRecord | None:
+        statement = (
+            sa.update(t)
+            .where(condition)
+            .values(**values, updated_at=_NOW, version=t.c.version + 1)
+            .returning(*t.c)
+        )
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(statement)).mappings().first()
+        return None if row is None else _record(row)
+
+
+def _held_by(claimed: ReportRecord) -> Any:
+    # Fencing: the attempt number changes with every claim, so a worker whose lease
+    # expired and was re-claimed can no longer match.
+    return sa.and_(
+        t.c.id == claimed.id,
+        t.c.status == ReportStatus.PROCESSING.value,
+        t.c.worker_id == claimed.worker_id,
+        t.c.attempts == claimed.attempts,
+    )
+
+
+def _record(row: Any) -> ReportRecord:
+    artifact = None
+    if row["object_key"] is not None:
+        artifact = Artifact(
+            object_key=row["object_key"],
+            content_type=row["content_type"],
+            file_name=row["file_name"],
+            size_bytes=row["size_bytes"],
+            sha256=row["sha256"],
+            row_count=row["row_count"],
+            page_count=row["page_count"],
+        )
+    return ReportRecord(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        report_type=row["report_type"],
+        format=ReportFormat(row["format"]),
+        title=row["title"],
+        parameters=row["parameters"],
+        status=ReportStatus(row["status"]),
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        idempotency_key=row["idempotency_key"],
+        request_fingerprint=row["request_fingerprint"],
+        error_code=ErrorCode(row["error_code"]) if row["error_code"] else None,
+        error_message=row["error_message"],
+        worker_id=row["worker_id"],
+        lease_expires_at=row["lease_expires_at"],
+        published_at=row["published_at"],
+        next_attempt_at=row["next_attempt_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        expires_at=row["expires_at"],
+        artifact=artifact,
+    )

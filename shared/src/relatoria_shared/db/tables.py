@@ -1,0 +1,83 @@
+"""The `report_requests` table, as SQLAlchemy Core metadata (migrations create it)."""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from relatoria_shared.domain.errors import ErrorCode
+from relatoria_shared.domain.formats import ReportFormat
+from relatoria_shared.domain.status import ReportStatus
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _one_of(column: str, values: list[str]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+_NOW = sa.text("now()")
+
+report_requests = sa.Table(
+    "report_requests",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("owner_id", sa.Text, nullable=False),
+    sa.Column("idempotency_key", sa.Text),
+    sa.Column("request_fingerprint", sa.Text),
+    sa.Column("report_type", sa.Text, nullable=False),
+    sa.Column("format", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("parameters", JSONB, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default=ReportStatus.QUEUED.value),
+    sa.Column("error_code", sa.Text),
+    sa.Column("error_message", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False, server_default="5"),
+    sa.Column("worker_id", sa.Text),
+    sa.Column("lease_expires_at", sa.DateTime(timezone=True)),
+    sa.Column("published_at", sa.DateTime(timezone=True)),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
+    sa.Column("object_key", sa.Text),
+    sa.Column("content_type", sa.Text),
+    sa.Column("file_name", sa.Text),
+    sa.Column("size_bytes", sa.BigInteger),
+    sa.Column("sha256", sa.Text),
+    sa.Column("row_count", sa.Integer),
+    sa.Column("page_count", sa.Integer),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
+    sa.Column("started_at", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),
+    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.CheckConstraint(_one_of("status", [s.value for s in ReportStatus]), name="status"),
+    sa.CheckConstraint(_one_of("format", [f.value for f in ReportFormat]), name="format"),
+    sa.CheckConstraint(
+        "error_code IS NULL OR " + _one_of("error_code", [c.value for c in ErrorCode]),
+        name="error_code",
+    ),
+    sa.UniqueConstraint("owner_id", "idempotency_key", name="uq_report_requests_owner_idempotency"),
+)
+
+# The owner's listing, newest first, with the id as keyset tie-breaker.
+sa.Index(
+    "ix_report_requests_owner_created",
+    report_requests.c.owner_id,
+    report_requests.c.created_at.desc(),
+    report_requests.c.id.desc(),
+)
+# The sweeper's scans touch only unfinished work.
+sa.Index(
+    "ix_report_requests_pending",
+    report_requests.c.status,
+    report_requests.c.lease_expires_at,
+    postgresql_where=sa.text("status IN ('queued', 'processing')"),
+)

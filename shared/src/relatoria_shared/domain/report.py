@@ -1,0 +1,127 @@
+"""A report request as the system knows it, and the status document clients read."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from relatoria_shared.domain.errors import ErrorCode
+from relatoria_shared.domain.formats import ReportFormat
+from relatoria_shared.domain.status import ReportStatus
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A validated request, ready to be recorded."""
+
+    owner_id: str
+    report_type: str
+    format: ReportFormat
+    title: str
+    parameters: dict[str, Any]
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """The file a worker produced and stored."""
+
+    object_key: str
+    content_type: str
+    file_name: str
+    size_bytes: int
+    sha256: str
+    row_count: int
+    page_count: int | None
+
+
+@dataclass(frozen=True)
+class ReportRecord:
+    """One row of `report_requests`: the authoritative state of a request."""
+
+    id: uuid.UUID
+    owner_id: str
+    report_type: str
+    format: ReportFormat
+    title: str
+    parameters: dict[str, Any]
+    status: ReportStatus
+    attempts: int
+    max_attempts: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    idempotency_key: str | None = None
+    request_fingerprint: str | None = None
+    error_code: ErrorCode | None = None
+    error_message: str | None = None
+    worker_id: str | None = None
+    lease_expires_at: datetime | None = None
+    published_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    expires_at: datetime | None = None
+    artifact: Artifact | None = None
+
+
+def summarise_parameters(report_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The parameters echoed in status documents.
+
+    Inline rows can run to megabytes; clients polling a status should not download them
+    again each time, so a table's rows are replaced by their count.
+    """
+    if report_type == "table":
+        return {
+            "columns": parameters.get("columns", []),
+            "rowCount": len(parameters.get("rows", [])),
+        }
+    return dict(parameters)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def status_document(record: ReportRecord) -> dict[str, Any]:
+    """The client-facing status of `record`, without the presigned URL (added on read).
+
+    Keys are camelCase (the HTTP contract). `ownerId`, `objectKey` and `version` are
+    internal: the cache needs them, the BFF strips them before answering.
+    """
+    artifact = record.artifact
+    return {
+        "requestId": str(record.id),
+        "type": record.report_type,
+        "format": record.format.value,
+        "title": record.title,
+        "parameters": summarise_parameters(record.report_type, record.parameters),
+        "status": record.status.value,
+        "errorCode": record.error_code.value if record.error_code else None,
+        "errorMessage": record.error_message,
+        "attempts": record.attempts,
+        "maxAttempts": record.max_attempts,
+        "createdAt": _iso(record.created_at),
+        "updatedAt": _iso(record.updated_at),
+        "startedAt": _iso(record.started_at),
+        "finishedAt": _iso(record.finished_at),
+        "nextAttemptAt": _iso(record.next_attempt_at),
+        "expiresAt": _iso(record.expires_at),
+        "result": None
+        if artifact is None
+        else {
+            "fileName": artifact.file_name,
+            "contentType": artifact.content_type,
+            "sizeBytes": artifact.size_bytes,
+            "sha256": artifact.sha256,
+            "rowCount": artifact.row_count,
+            "pageCount": artifact.page_count,
+        },
+        "ownerId": record.owner_id,
+        "objectKey": artifact.object_key if artifact else None,
+        "version": record.version,
+    }
+
+
+INTERNAL_STATUS_KEYS = ("ownerId", "objectKey", "version")

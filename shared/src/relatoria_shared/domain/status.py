@@ -1,0 +1,28 @@
+"""The lifecycle of a report request."""
+
+from enum import StrEnum
+
+
+class ReportStatus(StrEnum):
+    """Where a report request stands. PostgreSQL holds the authoritative value."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once no worker will touch the request again."""
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {ReportStatus.DONE, ReportStatus.ERROR, ReportStatus.CANCELLED, ReportStatus.EXPIRED}
+)
+
+# Only these statuses can be claimed by a worker; `processing` is claimable again
+# once its lease has expired (a crashed worker), which the repository checks.
+CLAIMABLE_STATUSES = frozenset({ReportStatus.QUEUED, ReportStatus.PROCESSING})

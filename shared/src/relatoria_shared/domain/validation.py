@@ -1,0 +1,47 @@
+"""Rejections of a report request: stable codes plus the path of the offending field."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RejectionCode(StrEnum):
+    """Why a request was refused before anything was recorded. Stable: clients switch on it."""
+
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    UNKNOWN_REPORT_TYPE = "UNKNOWN_REPORT_TYPE"
+    UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
+    MISSING_COLUMNS = "MISSING_COLUMNS"
+    DUPLICATE_COLUMN = "DUPLICATE_COLUMN"
+    INVALID_COLUMN = "INVALID_COLUMN"
+    TOO_MANY_COLUMNS = "TOO_MANY_COLUMNS"
+    INVALID_ROW = "INVALID_ROW"
+    ROW_WIDTH_MISMATCH = "ROW_WIDTH_MISMATCH"
+    UNKNOWN_ROW_KEY = "UNKNOWN_ROW_KEY"
+    INVALID_CELL_TYPE = "INVALID_CELL_TYPE"
+    CELL_TOO_LONG = "CELL_TOO_LONG"
+    TOO_MANY_ROWS = "TOO_MANY_ROWS"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One thing wrong with a request, located by a dotted/indexed path such as
+    `parameters.rows[3].amount`."""
+
+    code: RejectionCode
+    path: str
+    message: str
+
+
+class RequestRejected(Exception):  # noqa: N818 - a verdict, not a fault
+    """A request that must not be recorded. Carries every violation found (up to a cap)."""
+
+    def __init__(self, violations: list[Violation]) -> None:
+        if not violations:
+            raise ValueError("a rejection needs at least one violation")
+        super().__init__(violations[0].message)
+        self.violations = violations
+
+    @property
+    def first(self) -> Violation:
+        """The violation reported as the headline of the error response."""
+        return self.violations[0]

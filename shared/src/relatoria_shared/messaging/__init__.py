@@ -1,0 +1,1 @@
+"""RabbitMQ: the topology, the message contract and the confirmed publisher."""

@@ -1,0 +1,106 @@
+"""The one settings object of relatoria, read from `RELATORIA_*` environment variables."""
+
+import os
+import socket
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from relatoria_shared.domain.table import TableLimits
+
+_SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
+_ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"})
+
+
+def _default_worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(BaseSettings):
+    """Every setting of the BFF and the worker. Twelve-factor: environment only."""
+
+    model_config = SettingsConfigDict(env_prefix="RELATORIA_", extra="ignore", frozen=True)
+
+    # PostgreSQL (source of truth)
+    database_url: SecretStr = SecretStr("postgresql+asyncpg://postgres@127.0.0.1:5432/relatoria")
+    database_pool_size: int = Field(default=10, ge=1)
+
+    # RabbitMQ (delivery)
+    amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    amqp_namespace: str = Field(default="relatoria", pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
+    publish_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    # Redis (status cache)
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    redis_prefix: str = "relatoria:"
+    status_cache_ttl_seconds: int = Field(default=86_400, ge=1)
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)
+
+    # S3 (artifacts)
+    s3_bucket: str = "relatoria-reports"
+    s3_region: str = "us-east-1"
+    s3_endpoint_url: str | None = None
+    s3_public_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_key_prefix: str = "reports/"
+    presign_ttl_seconds: int = Field(default=900, ge=1, le=7 * 86_400)
+
+    # Authentication (bearer JWT)
+    jwt_algorithms: list[str] = ["HS256"]
+    jwt_secret: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    jwt_issuer: str = "relatoria"
+    jwt_audience: str = "relatoria"
+    jwt_leeway_seconds: int = Field(default=30, ge=0)
+
+    # Request limits (BFF)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_rows: int = Field(default=50_000, ge=1)
+    max_columns: int = Field(default=100, ge=1)
+    max_cell_chars: int = Field(default=32_767, ge=1)
+    list_page_max: int = Field(default=100, ge=1)
+
+    # BFF process
+    bff_host: str = "127.0.0.1"
+    bff_port: int = 8000
+
+    # Worker process
+    worker_id: str = Field(default_factory=_default_worker_id)
+    worker_concurrency: int = Field(default=4, ge=1)
+    lease_seconds: int = Field(default=60, ge=5)
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    temp_dir: str | None = None
+
+    # Logging
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    @model_validator(mode="after")
+    def _check_jwt(self) -> "Settings":
+        algorithms = set(self.jwt_algorithms)
+        if not algorithms or not algorithms <= _SYMMETRIC | _ASYMMETRIC:
+            raise ValueError(
+                f"jwt_algorithms must be drawn from {sorted(_SYMMETRIC | _ASYMMETRIC)}"
+            )
+        # Mixing families would let a token choose how it is verified (RS public key
+        # used as an HMAC secret); one family per deployment.
+        if algorithms & _SYMMETRIC and algorithms & _ASYMMETRIC:
+            raise ValueError("jwt_algorithms must be all HMAC (HS*) or all asymmetric")
+        return self
+
+    @cached_property
+    def table_limits(self) -> TableLimits:
+        """The inline-table limits these settings impose."""
+        return TableLimits(
+            max_rows=self.max_rows,
+            max_columns=self.max_columns,
+            max_cell_chars=self.max_cell_chars,
+        )
+
+    @property
+    def uses_hmac(self) -> bool:
+        """True when tokens are verified with the shared secret rather than a JWKS."""
+        return bool(set(self.jwt_algorithms) & _SYMMETRIC)

@@ -1,0 +1,119 @@
+"""The one S3 module both services use: upload (worker), presign and delete (BFF).
+
+Uploads go to `s3_endpoint_url`; presigned URLs are signed for `s3_public_endpoint_url`
+because clients may reach the object store at another address than the workers do.
+boto3 is blocking, so callers on an event loop run these methods in a thread.
+"""
+
+import re
+import unicodedata
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from relatoria_shared.domain.errors import StorageError
+from relatoria_shared.domain.formats import ReportFormat
+from relatoria_shared.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+def object_key(prefix: str, report_id: uuid.UUID, fmt: ReportFormat) -> str:
+    """The deterministic key of a request's artifact: a retry overwrites, never duplicates."""
+    return f"{prefix}{report_id}.{fmt.extension}"
+
+
+def download_file_name(title: str, fmt: ReportFormat) -> str:
+    """A file name made from the report title (Unicode kept; path characters removed)."""
+    cleaned = re.sub(r'[\\/:*?"<>|\x00-\x1f\x7f]+', " ", title)
+    cleaned = re.sub(r"\s+", " ", cleaned).strip(" .") or "report"
+    return f"{cleaned[:120]}.{fmt.extension}"
+
+
+def content_disposition(file_name: str) -> str:
+    """An RFC 6266 `attachment` header: ASCII fallback plus the UTF-8 name (RFC 5987)."""
+    ascii_name = (
+        unicodedata.normalize("NFKD", file_name).encode("ascii", "ignore").decode() or "report"
+    )
+    ascii_name = ascii_name.replace('"', "").replace("\\", "")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+
+
+class ObjectStore:
+    """Artifacts in one S3 bucket."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.bucket = settings.s3_bucket
+        self._presign_ttl = settings.presign_ttl_seconds
+        credentials: dict[str, Any] = {}
+        if settings.s3_access_key_id and settings.s3_secret_access_key:
+            credentials = {
+                "aws_access_key_id": settings.s3_access_key_id,
+                "aws_secret_access_key": settings.s3_secret_access_key.get_secret_value(),
+            }
+        config = Config(
+            signature_version="s3v4",
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+            s3={"addressing_style": "path"},
+        )
+        session = boto3.session.Session(region_name=settings.s3_region, **credentials)
+        self._client: S3Client = session.client(
+            "s3", endpoint_url=settings.s3_endpoint_url, config=config
+        )
+        self._public_client: S3Client = session.client(
+            "s3",
+            endpoint_url=settings.s3_public_endpoint_url or settings.s3_endpoint_url,
+            config=config,
+        )
+        # Large files go up in parts; small ones in one PUT.
+        self._transfer = TransferConfig(multipart_threshold=16 * 1024 * 1024)
+
+    def upload_file(self, path: Path, key: str, content_type: str, file_name: str) -> None:
+        """Upload `path` to `key` with the headers a browser needs to save it well."""
+        try:
+            self._client.upload_file(
+                str(path),
+                self.bucket,
+                key,
+                ExtraArgs={
+                    "ContentType": content_type,
+                    "ContentDisposition": content_disposition(file_name),
+                },
+                Config=self._transfer,
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not store the report file: {exc}") from None
+
+    def presign_download(self, key: str) -> tuple[str, datetime]:
+        """A GET URL for `key`, valid for the configured time, and when it expires."""
+        expires_at = datetime.now(UTC) + timedelta(seconds=self._presign_ttl)
+        url = self._public_client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": key},
+            ExpiresIn=self._presign_ttl,
+        )
+        return url, expires_at
+
+    def delete(self, key: str) -> None:
+        """Remove `key` (absent keys are fine)."""
+        try:
+            self._client.delete_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"could not delete the report file: {exc}") from None
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket if it does not exist (development and tests)."""
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            self._client.create_bucket(Bucket=self.bucket)

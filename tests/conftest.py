@@ -1,0 +1,184 @@
+"""Fixtures over the real services: each test run gets its own database, AMQP namespace,
+Redis key prefix and S3 bucket (a moto server over HTTP), and removes them afterwards."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import aio_pika
+import asyncpg
+import pytest
+from moto.server import ThreadedMotoServer
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from relatoria_shared.db.migrate import create_database_if_missing, upgrade
+from relatoria_shared.messaging.topology import Topology
+from relatoria_shared.settings import Settings
+from relatoria_shared.storage.object_store import ObjectStore
+from tests.support.containers import started
+from tests.support.processes import RunningProcess, start, wait_for_log, wait_ready
+from tests.support.services import START_HINTS, docker_engine_available, free_port, reachable
+
+DEV_SECRET = "test-secret-that-is-long-enough-for-hs256"
+
+LOCAL = {
+    "PostgreSQL": ("127.0.0.1", 5432, "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"),
+    "Redis": ("127.0.0.1", 6379, "redis://127.0.0.1:6379/0"),
+    "RabbitMQ": ("127.0.0.1", 5672, "amqp://guest:guest@127.0.0.1:5672/"),
+}
+
+
+@pytest.fixture(scope="session")
+def service_urls() -> Iterator[dict[str, str]]:
+    """URLs of PostgreSQL, Redis and RabbitMQ: local ones, else containers, else a failure."""
+    with ExitStack() as stack:
+        urls: dict[str, str] = {}
+        for name, (host, port, url) in LOCAL.items():
+            if reachable(host, port):
+                urls[name] = url
+            elif docker_engine_available():
+                urls[name] = stack.enter_context(started(name))
+            else:
+                pytest.fail(
+                    f"{name} is not reachable at {host}:{port} and no Docker engine is available "
+                    f"for testcontainers. Start it with: {START_HINTS[name]}"
+                )
+        yield urls
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    """A short random id naming everything this test run creates."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def database_url(service_urls: dict[str, str], run_id: str) -> Iterator[str]:
+    """A fresh database, migrated by Alembic, dropped at the end."""
+    url = make_url(service_urls["PostgreSQL"]).set(database=f"relatoria_test_{run_id}")
+    rendered = url.render_as_string(hide_password=False)
+    asyncio.run(create_database_if_missing(rendered))
+    upgrade(rendered)
+    yield rendered
+    admin = url.set(drivername="postgresql", database="postgres")
+    asyncio.run(_drop_database(admin.render_as_string(hide_password=False), url.database))
+
+
+async def _drop_database(admin_url: str, name: str | None) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server spoken to over HTTP."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    database_url: str, service_urls: dict[str, str], s3_endpoint: str, run_id: str
+) -> Iterator[Settings]:
+    """Settings pointing at this run's database, namespace, prefix and bucket."""
+    settings = Settings(
+        database_url=database_url,
+        amqp_url=service_urls["RabbitMQ"],
+        amqp_namespace=f"relatoria-test-{run_id}",
+        redis_url=service_urls["Redis"],
+        redis_prefix=f"relatoria-test:{run_id}:",
+        s3_bucket=f"relatoria-test-{run_id}",
+        s3_endpoint_url=s3_endpoint,
+        s3_public_endpoint_url=s3_endpoint,
+        s3_access_key_id="testing",
+        s3_secret_access_key="testing",
+        jwt_secret=DEV_SECRET,
+        max_rows=500,
+        max_body_bytes=256 * 1024,
+        worker_concurrency=2,
+        lease_seconds=30,
+    )
+    ObjectStore(settings).ensure_bucket()
+    yield settings
+    asyncio.run(_remove_broker_and_cache_state(settings))
+
+
+async def _remove_broker_and_cache_state(settings: Settings) -> None:
+    topology = Topology(settings.amqp_namespace)
+    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(topology.work_queue)
+        await channel.exchange_delete(topology.work_exchange)
+    redis = Redis.from_url(settings.redis_url.get_secret_value())
+    async for key in redis.scan_iter(match=f"{settings.redis_prefix}*"):
+        await redis.delete(key)
+    await redis.aclose()
+
+
+def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The environment that gives a child process the same settings."""
+    env = {
+        "RELATORIA_DATABASE_URL": settings.database_url.get_secret_value(),
+        "RELATORIA_AMQP_URL": settings.amqp_url.get_secret_value(),
+        "RELATORIA_AMQP_NAMESPACE": settings.amqp_namespace,
+        "RELATORIA_REDIS_URL": settings.redis_url.get_secret_value(),
+        "RELATORIA_REDIS_PREFIX": settings.redis_prefix,
+        "RELATORIA_S3_BUCKET": settings.s3_bucket,
+        "RELATORIA_S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
+        "RELATORIA_S3_PUBLIC_ENDPOINT_URL": settings.s3_public_endpoint_url or "",
+        "RELATORIA_S3_ACCESS_KEY_ID": settings.s3_access_key_id or "",
+        "RELATORIA_S3_SECRET_ACCESS_KEY": "testing",
+        "RELATORIA_JWT_SECRET": DEV_SECRET,
+        "RELATORIA_MAX_ROWS": str(settings.max_rows),
+        "RELATORIA_MAX_BODY_BYTES": str(settings.max_body_bytes),
+        "RELATORIA_WORKER_CONCURRENCY": str(settings.worker_concurrency),
+        "RELATORIA_LEASE_SECONDS": str(settings.lease_seconds),
+        "RELATORIA_LOG_FORMAT": "json",
+    }
+    return env | overrides
+
+
+@dataclass
+class RunningSystem:
+    """The real BFF and worker processes of this test run."""
+
+    base_url: str
+    bff: RunningProcess
+    worker: RunningProcess
+
+
+@pytest.fixture(scope="session")
+def system(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
+    """One BFF (uvicorn) and one worker, started as processes against this run's services."""
+    logs = tmp_path_factory.mktemp("logs")
+    port = free_port()
+    env = settings_env(settings, RELATORIA_BFF_PORT=str(port), RELATORIA_WORKER_ID="worker-e2e-1")
+    bff = start("relatoria_bff.main", env, logs / "bff.log")
+    worker = start("relatoria_worker.main", env, logs / "worker.log")
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{base_url}/readyz", bff)
+        wait_for_log(worker, "worker consuming")
+        yield RunningSystem(base_url, bff, worker)
+    finally:
+        bff.stop()
+        worker.stop()
+
+
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """A plain asyncpg connection to this run's database, for asserting on rows."""
+    url = make_url(settings.database_url.get_secret_value()).set(drivername="postgresql")
+    conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+    yield conn
+    await conn.close()

@@ -1,0 +1,56 @@
+"""The Redis status cache: ordering by version, and no failure when Redis is gone."""
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from redis.asyncio import Redis
+
+from relatoria_shared.cache.status_cache import StatusCache, create_redis
+from relatoria_shared.settings import Settings
+from tests.support.services import free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def cache(settings: Settings) -> AsyncIterator[StatusCache]:
+    redis = create_redis(settings)
+    yield StatusCache(redis, settings.redis_prefix, 60)
+    await redis.aclose()
+
+
+def document(report_id: uuid.UUID, version: int, status: str) -> dict[str, Any]:
+    return {"requestId": str(report_id), "version": version, "status": status}
+
+
+async def test_an_older_version_never_overwrites_a_newer_one(cache: StatusCache) -> None:
+    rid = uuid.uuid4()
+    assert await cache.put(document(rid, 3, "done"))
+    assert not await cache.put(document(rid, 2, "processing"))
+    assert not await cache.put(document(rid, 3, "processing"))
+    cached = await cache.get(rid)
+    assert cached is not None
+    assert cached["status"] == "done"
+
+
+async def test_entries_expire(cache: StatusCache, settings: Settings) -> None:
+    rid = uuid.uuid4()
+    await cache.put(document(rid, 1, "queued"))
+    redis = Redis.from_url(settings.redis_url.get_secret_value())
+    ttl = await redis.ttl(cache.key(rid))
+    await redis.aclose()
+    assert 0 < ttl <= 60
+
+
+async def test_unreachable_redis_is_a_miss_not_an_error(settings: Settings) -> None:
+    dead_url = SecretStr(f"redis://127.0.0.1:{free_port()}/0")
+    dead = settings.model_copy(update={"redis_url": dead_url})
+    redis = create_redis(dead)
+    cache = StatusCache(redis, "x:", 60)
+    assert await cache.get(uuid.uuid4()) is None
+    assert await cache.put(document(uuid.uuid4(), 1, "queued")) is False
+    assert await cache.ping() is False
+    await redis.aclose()

@@ -1,0 +1,80 @@
+"""Starting the real BFF and worker processes for end-to-end tests."""
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+
+@dataclass
+class RunningProcess:
+    """A child process of the test run and the file its output goes to."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+
+    def log(self) -> str:
+        """Its output so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 20) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within `timeout`."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log_file.close()
+
+    def kill(self) -> None:
+        """SIGKILL, as the OOM killer would."""
+        self.process.kill()
+        self.process.wait()
+        self.log_file.close()
+
+
+def start(module: str, env: dict[str, str], log_path: Path) -> RunningProcess:
+    """Run `python -m module` with `env` added to ours, its output going to `log_path`."""
+    log_file = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", module],
+        env={**os.environ, **env},
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    return RunningProcess(process, log_path, log_file)
+
+
+def wait_ready(url: str, running: RunningProcess, timeout: float = 30) -> None:
+    """Poll `url` until it answers 200, failing with the process's log if it dies or hangs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            raise RuntimeError(f"process exited early:\n{running.log()[-4000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} not ready in {timeout}s:\n{running.log()[-4000:]}")
+
+
+def wait_for_log(running: RunningProcess, text: str, timeout: float = 30) -> None:
+    """Wait until the process has printed `text`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in running.log():
+            return
+        if running.process.poll() is not None:
+            raise RuntimeError(f"process exited early:\n{running.log()[-4000:]}")
+        time.sleep(0.1)
+    raise RuntimeError(f"{text!r} not printed in {timeout}s:\n{running.log()[-4000:]}")
