@@ -57,5 +57,8 @@ test-integration: install ## Integration tests only
 test-e2e: install ## End-to-end tests only
 	$(UV) run pytest tests/e2e
 
+bench: install ## Benchmark figures (make bench QUICK=1 for a short run)
+	$(UV) run python -m tests.bench.bench_pipeline $(if $(QUICK),--quick,)
+
 clean: ## Remove caches and the virtual environment
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .run

@@ -57,14 +57,21 @@ JSON
   ID=$(curl -s -X POST {base}/v1/reports {auth} \\
          -H 'Content-Type: application/json' -d @/tmp/relatoria-request.json | {_JSON_FIELD})
   curl -s {base}/v1/reports/$ID {auth}                  # the status document
-  curl -sL -o report.xlsx {base}/v1/reports/$ID/download {auth}   # the file
+  until curl -s {base}/v1/reports/$ID {auth} | grep -q '"status":"done"'; do sleep 0.2; done
+  curl -sfL -o report.xlsx {base}/v1/reports/$ID/download {auth}  # the file
 
 Ctrl-C stops everything started here.
 """
 
 
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
-    """Start S3, BFF and worker; stop them all on Ctrl-C or when one dies."""
+    """Start S3, BFF and worker; stop them all on Ctrl-C, SIGTERM, or when one dies."""
+    # SIGTERM (e.g. `timeout make run`, a supervisor) must clean up like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = Settings()
     endpoint = urlparse(settings.s3_endpoint_url or "http://127.0.0.1:9000")
     children = [

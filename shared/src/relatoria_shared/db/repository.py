@@ -22,6 +22,35 @@ from relatoria_shared.domain.status import ReportStatus
 
 _NOW = sa.func.now()
 
+# The POST path's statements, built once: SQLAlchemy then reuses their compiled form
+# instead of rebuilding and re-keying a statement per request.
+_INSERT_COLUMNS = (
+    "id",
+    "owner_id",
+    "idempotency_key",
+    "request_fingerprint",
+    "report_type",
+    "format",
+    "title",
+    "parameters",
+    "status",
+)
+_INSERT = (
+    insert(t)
+    .values({name: sa.bindparam(name, type_=t.c[name].type) for name in _INSERT_COLUMNS})
+    .on_conflict_do_nothing(index_elements=[t.c.owner_id, t.c.idempotency_key])
+    .returning(*t.c)
+)
+_BY_IDEMPOTENCY_KEY = sa.select(t).where(
+    t.c.owner_id == sa.bindparam("owner_id"),
+    t.c.idempotency_key == sa.bindparam("idempotency_key"),
+)
+_MARK_PUBLISHED = (
+    sa.update(t)
+    .where(t.c.id == sa.bindparam("report_id"), t.c.published_at.is_(None))
+    .values(published_at=_NOW)
+)
+
 
 @dataclass(frozen=True)
 class PageCursor:
@@ -59,38 +88,18 @@ class ReportRepository:
             "parameters": new.parameters,
             "status": ReportStatus.QUEUED.value,
         }
-        statement = (
-            insert(t)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[t.c.owner_id, t.c.idempotency_key])
-            .returning(*t.c)
-        )
         async with self._engine.begin() as conn:
-            row = (await conn.execute(statement)).mappings().first()
+            row = (await conn.execute(_INSERT, values)).mappings().first()
             if row is not None:
                 return _record(row), True
-            existing = (
-                (
-                    await conn.execute(
-                        sa.select(t).where(
-                            t.c.owner_id == new.owner_id,
-                            t.c.idempotency_key == new.idempotency_key,
-                        )
-                    )
-                )
-                .mappings()
-                .one()
-            )
+            key = {"owner_id": new.owner_id, "idempotency_key": new.idempotency_key}
+            existing = (await conn.execute(_BY_IDEMPOTENCY_KEY, key)).mappings().one()
             return _record(existing), False
 
     async def mark_published(self, report_id: uuid.UUID) -> None:
         """Note that the broker confirmed the request's message."""
         async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.update(t)
-                .where(t.c.id == report_id, t.c.published_at.is_(None))
-                .values(published_at=_NOW)
-            )
+            await conn.execute(_MARK_PUBLISHED, {"report_id": report_id})
 
     async def discard_unpublished(self, report_id: uuid.UUID) -> None:
         """Undo a request whose message the broker never confirmed (the client gets a 503)."""
