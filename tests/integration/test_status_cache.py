@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 async def cache(settings: Settings) -> AsyncIterator[StatusCache]:
     redis = create_redis(settings)
-    yield StatusCache(redis, settings.redis_prefix, 60)
+    yield StatusCache(redis, settings.redis_prefix, 60, 5)
     await redis.aclose()
 
 
@@ -37,19 +37,23 @@ async def test_an_older_version_never_overwrites_a_newer_one(cache: StatusCache)
 
 
 async def test_entries_expire(cache: StatusCache, settings: Settings) -> None:
-    rid = uuid.uuid4()
-    await cache.put(document(rid, 1, "queued"))
+    active, finished = uuid.uuid4(), uuid.uuid4()
+    await cache.put(document(active, 1, "processing"))
+    await cache.put(document(finished, 3, "done"))
     redis = Redis.from_url(settings.redis_url.get_secret_value())
-    ttl = await redis.ttl(cache.key(rid))
+    active_ttl = await redis.ttl(cache.key(active))
+    finished_ttl = await redis.ttl(cache.key(finished))
     await redis.aclose()
-    assert 0 < ttl <= 60
+    # Unfinished states live briefly, so a lost final write cannot hide the result long.
+    assert 0 < active_ttl <= 5
+    assert 5 < finished_ttl <= 60
 
 
 async def test_unreachable_redis_is_a_miss_not_an_error(settings: Settings) -> None:
     dead_url = SecretStr(f"redis://127.0.0.1:{free_port()}/0")
     dead = settings.model_copy(update={"redis_url": dead_url})
     redis = create_redis(dead)
-    cache = StatusCache(redis, "x:", 60)
+    cache = StatusCache(redis, "x:", 60, 5)
     assert await cache.get(uuid.uuid4()) is None
     assert await cache.put(document(uuid.uuid4(), 1, "queued")) is False
     assert await cache.ping() is False

@@ -154,3 +154,53 @@ def test_stored_rows_decode_to_typed_cells() -> None:
     (row,) = list(typed_rows(columns, stored["rows"]))
     assert [type(v).__name__ for v in row] == ["str", "int", "float", "bool", "date", "datetime"]
     assert row[5].utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("parameters", "path"),
+    [
+        (
+            {"columns": [{"key": "a", "type": "string"}], "rows": [["nul\x00byte"]]},
+            "parameters.rows[0][0]",
+        ),
+        (
+            {"columns": [{"key": "a", "type": "string"}], "rows": [["\ud800"]]},
+            "parameters.rows[0][0]",
+        ),
+        (
+            {"columns": [{"key": "a", "label": "bad\x00", "type": "string"}]},
+            "parameters.columns[0].label",
+        ),
+    ],
+)
+def test_text_postgresql_cannot_store_is_refused(parameters: Any, path: str) -> None:
+    first = rejection(parameters).first
+    assert (first.code, first.path) == (RejectionCode.INVALID_TEXT, path)
+
+
+def test_title_text_is_checked() -> None:
+    with pytest.raises(RequestRejected) as caught:
+        validate_request("table", "csv", "a\x00b", {"columns": COLUMNS}, LIMITS)
+    assert (caught.value.first.code, caught.value.first.path) == (
+        RejectionCode.INVALID_TEXT,
+        "title",
+    )
+
+
+@pytest.mark.parametrize("type_", [[], {}, 1, None])
+def test_a_column_type_of_the_wrong_kind_is_refused_not_crashed(type_: Any) -> None:
+    first = rejection({"columns": [{"key": "a", "type": type_}]}).first
+    assert (first.code, first.path) == (RejectionCode.INVALID_COLUMN, "parameters.columns[0].type")
+
+
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("date", "1899-12-31"),
+        ("datetime", "9999-12-31T23:59:59-12:00"),  # past year 9999 once in UTC
+        ("datetime", "0001-01-01T00:00:00+01:00"),
+    ],
+)
+def test_dates_spreadsheets_cannot_hold_are_refused(kind: str, value: str) -> None:
+    first = rejection({"columns": [{"key": "d", "type": kind}], "rows": [[value]]}).first
+    assert first.code is RejectionCode.INVALID_CELL_TYPE

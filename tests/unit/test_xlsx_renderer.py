@@ -351,7 +351,7 @@ def test_unexpected_failure_is_wrapped() -> None:
         yield ["ok"]
         raise ValueError("boom")
 
-    with pytest.raises(RenderError, match="could not write the XLSX file: boom") as info:
+    with pytest.raises(RenderError, match=r"could not write the XLSX file \(ValueError\)") as info:
         XlsxRenderer().render(_table(rows(), _strings()), io.BytesIO())
     assert isinstance(info.value.__cause__, ValueError)
 
@@ -399,7 +399,7 @@ class _BrokenFile(io.BytesIO):
 def test_failing_destination_is_a_render_error_and_leaves_nothing_behind() -> None:
     before = list(openpyxl_sheet_writer.ALL_TEMP_FILES)
 
-    with pytest.raises(RenderError, match="No space left on device"):
+    with pytest.raises(RenderError, match=r"\(OSError\)"):
         XlsxRenderer().render(_table([["a"]] * 300, _strings()), _BrokenFile())
     gc.collect()  # a half-closed zip archive would complain here, failing the test
 

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
     redis_prefix: str = "relatoria:"
     status_cache_ttl_seconds: int = Field(default=86_400, ge=1)
+    status_cache_active_ttl_seconds: int = Field(default=30, ge=1)
     redis_timeout_seconds: float = Field(default=0.5, gt=0)
 
     # S3 (artifacts)
@@ -61,7 +62,6 @@ class Settings(BaseSettings):
     max_rows: int = Field(default=50_000, ge=1)
     max_columns: int = Field(default=100, ge=1)
     max_cell_chars: int = Field(default=32_767, ge=1)
-    list_page_max: int = Field(default=100, ge=1)
 
     # BFF process
     bff_host: str = "127.0.0.1"

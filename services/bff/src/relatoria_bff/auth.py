@@ -6,6 +6,7 @@ expiry and subject are required. The owner of a report is the token's `sub`.
 """
 
 import asyncio
+import re
 import time
 from typing import Annotated, Any
 
@@ -16,6 +17,8 @@ from relatoria_bff.errors import ApiError
 from relatoria_shared.settings import Settings
 
 _REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+# Owner ids are stored and logged: no control characters, no surrogates, bounded.
+_SUBJECT = re.compile(r"^[^\x00-\x1f\x7f\ud800-\udfff]{1,255}$")
 
 
 def _unauthorized(message: str) -> ApiError:
@@ -39,7 +42,9 @@ class TokenVerifier:
         else:
             if not settings.jwt_jwks_url:
                 raise ValueError("RELATORIA_JWT_JWKS_URL is required for asymmetric algorithms")
-            self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url, cache_keys=True, lifespan=300)
+            self._jwks = jwt.PyJWKClient(
+                settings.jwt_jwks_url, cache_keys=True, lifespan=300, timeout=3
+            )
 
     async def owner_of(self, token: str) -> str:
         """The subject of a valid token; raises a 401 `ApiError` otherwise."""
@@ -57,8 +62,8 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise _unauthorized(f"invalid token: {exc}") from None
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject:
-            raise _unauthorized("invalid token: no subject")
+        if not isinstance(subject, str) or not _SUBJECT.match(subject):
+            raise _unauthorized("invalid token: the subject must be 1-255 printable characters")
         return subject
 
     async def _key_for(self, token: str) -> Any:

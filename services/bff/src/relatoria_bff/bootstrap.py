@@ -51,7 +51,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             amqp=amqp,
             publisher=JobPublisher(declared.work_exchange, settings.publish_timeout_seconds),
             redis=redis,
-            cache=StatusCache(redis, settings.redis_prefix, settings.status_cache_ttl_seconds),
+            cache=StatusCache.from_settings(redis, settings),
             store=ObjectStore(settings),
             verifier=verifier,
         )

@@ -1,13 +1,17 @@
 """HTTP errors: JSON bodies with a stable `code`, a message and the offending field's path."""
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from relatoria_shared.domain.validation import RequestRejected
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -85,13 +89,40 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
 async def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+    if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+        code = "INVALID_JSON"  # undecodable bytes, numbers too long to parse
     return JSONResponse(
         error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    # Lost or refused connections are an outage (503, retry); anything else is a bug.
+    if not (isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated):
+        return await _unexpected(request, exc)
+    return await _unavailable(request, exc)
+
+
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.error("backing service unavailable", extra={"error": f"{type(exc).__name__}: {exc}"[:500]})
+    return JSONResponse(
+        error_body("SERVICE_UNAVAILABLE", "a backing service is unavailable; retry shortly"),
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return JSONResponse(error_body("INTERNAL_ERROR", "an internal error occurred"), 500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error the app can raise answer in the one JSON shape."""
+    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(OSError, _unavailable)  # e.g. PostgreSQL refusing connections
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestRejected, _rejected)
     app.add_exception_handler(RequestValidationError, _validation)

@@ -27,7 +27,9 @@ async def readyz(resources: Deps) -> JSONResponse:
         checks["postgres"] = "ok"
     except Exception as exc:
         checks["postgres"] = f"error: {type(exc).__name__}"
-    checks["rabbitmq"] = "ok" if not resources.amqp.is_closed else "error: disconnected"
+    # A robust connection is never "closed" while it reconnects; `connected` tells.
+    connected = not resources.amqp.is_closed and resources.amqp.connected.is_set()
+    checks["rabbitmq"] = "ok" if connected else "error: disconnected"
     redis_ok = await resources.cache.ping()
     checks["redis"] = "ok" if redis_ok else "unavailable (status reads fall back to PostgreSQL)"
     ready = checks["postgres"] == "ok" and checks["rabbitmq"] == "ok"

@@ -3,9 +3,11 @@
 The acknowledgement policy lives here and only here:
 - a body that is not a job message can never succeed: reject without requeue;
 - a job that ran (whatever its report outcome, already recorded in PostgreSQL): ack;
-- PostgreSQL unreachable before the outcome was recorded: requeue, another try will come.
+- PostgreSQL unreachable before the outcome was recorded: requeue after a pause (so an
+  outage does not become a hot redelivery loop); another try will come.
 """
 
+import asyncio
 import logging
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -14,6 +16,8 @@ from relatoria_shared.messaging.contract import JobMessage, MalformedMessage
 from relatoria_worker.job_runner import JobRunner
 
 log = logging.getLogger(__name__)
+
+REQUEUE_PAUSE_SECONDS = 1.0
 
 
 class JobConsumer:
@@ -36,6 +40,7 @@ class JobConsumer:
             log.exception(
                 "job could not be recorded; requeued", extra={"request_id": str(job.request_id)}
             )
+            await asyncio.sleep(REQUEUE_PAUSE_SECONDS)
             await message.nack(requeue=True)
             return
         await message.ack()

@@ -7,7 +7,10 @@ A job that is not claimable (a duplicate or late delivery) does nothing.
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+
+from sqlalchemy.exc import DBAPIError
 
 from relatoria_shared.cache.status_cache import StatusCache
 from relatoria_shared.db.repository import ReportRepository
@@ -62,7 +65,7 @@ class JobRunner:
                 claimed, ErrorCode.INTERNAL_ERROR, "an internal error stopped the report", context
             )
             return
-        done = await self._repository.complete(claimed, artifact)
+        done = await self._persist(lambda: self._repository.complete(claimed, artifact), context)
         if done is None:
             log.warning("job finished but its claim was lost; result discarded", extra=context)
             return
@@ -77,10 +80,33 @@ class JobRunner:
             },
         )
 
+    async def _persist(
+        self, write: Callable[[], Awaitable[ReportRecord | None]], context: dict[str, object]
+    ) -> ReportRecord | None:
+        """Record an outcome, retrying through a database outage while the lease allows.
+
+        Giving up early would waste the finished work and leave the request `processing`
+        until its lease runs out.
+        """
+        deadline = time.monotonic() + self._lease.total_seconds() / 2
+        delay = 0.5
+        while True:
+            try:
+                return await write()
+            except (DBAPIError, OSError) as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning(
+                    "recording the outcome failed; retrying",
+                    extra=context | {"error": type(exc).__name__, "retry_in_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
     async def _fail(
         self, claimed: ReportRecord, code: ErrorCode, message: str, context: dict[str, object]
     ) -> None:
-        failed = await self._repository.fail(claimed, code, message)
+        failed = await self._persist(lambda: self._repository.fail(claimed, code, message), context)
         log.warning("job failed", extra=context | {"error_code": code.value, "error": message})
         if failed is not None:
             await self._cache.put(status_document(failed))

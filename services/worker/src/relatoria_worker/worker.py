@@ -32,7 +32,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         declared = await declare(channel, Topology(settings.amqp_namespace))
         runner = JobRunner(
             repository=ReportRepository(engine),
-            cache=StatusCache(redis, settings.redis_prefix, settings.status_cache_ttl_seconds),
+            cache=StatusCache.from_settings(redis, settings),
             builder=ArtifactBuilder(
                 ObjectStore(settings), settings.s3_key_prefix, settings.temp_dir
             ),

@@ -12,6 +12,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,31 @@ def create_redis(settings: Settings) -> "Redis":
 
 
 class StatusCache:
-    """Status documents in Redis, keyed `<prefix>status:<request id>`."""
+    """Status documents in Redis, keyed `<prefix>status:<request id>`.
 
-    def __init__(self, redis: "Redis", prefix: str, ttl_seconds: int) -> None:
+    Finished requests are cached for `ttl_seconds`; unfinished ones only for
+    `active_ttl_seconds`, so a lost write (Redis blipped as the worker finished) can hide
+    the true state only briefly before reads fall through to PostgreSQL.
+    """
+
+    def __init__(
+        self, redis: "Redis", prefix: str, ttl_seconds: int, active_ttl_seconds: int
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
         self._ttl = ttl_seconds
+        self._active_ttl = min(active_ttl_seconds, ttl_seconds)
         self._put_script = redis.register_script(_PUT_IF_NEWER)
+
+    @classmethod
+    def from_settings(cls, redis: "Redis", settings: Settings) -> "StatusCache":
+        """The cache as configured."""
+        return cls(
+            redis,
+            settings.redis_prefix,
+            settings.status_cache_ttl_seconds,
+            settings.status_cache_active_ttl_seconds,
+        )
 
     def key(self, report_id: uuid.UUID) -> str:
         """The Redis key holding the status of `report_id`."""
@@ -67,9 +86,10 @@ class StatusCache:
     async def put(self, document: dict[str, Any]) -> bool:
         """Store `document` unless a newer version is cached; True if written."""
         key = self.key(uuid.UUID(document["requestId"]))
+        ttl = self._ttl if ReportStatus(document["status"]).is_terminal else self._active_ttl
         try:
             written = await self._put_script(
-                keys=[key], args=[document["version"], json.dumps(document), self._ttl]
+                keys=[key], args=[document["version"], json.dumps(document), ttl]
             )
         except RedisError as exc:
             log.warning("status cache write failed", extra={"error": str(exc)})

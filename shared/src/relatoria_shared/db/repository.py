@@ -88,13 +88,18 @@ class ReportRepository:
             "parameters": new.parameters,
             "status": ReportStatus.QUEUED.value,
         }
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(_INSERT, values)).mappings().first()
-            if row is not None:
-                return _record(row), True
-            key = {"owner_id": new.owner_id, "idempotency_key": new.idempotency_key}
-            existing = (await conn.execute(_BY_IDEMPOTENCY_KEY, key)).mappings().one()
-            return _record(existing), False
+        key = {"owner_id": new.owner_id, "idempotency_key": new.idempotency_key}
+        # Twice at most: the original holder of the key may be withdrawn between our
+        # conflicting INSERT and our SELECT, and then the key is free again.
+        for _ in range(2):
+            async with self._engine.begin() as conn:
+                row = (await conn.execute(_INSERT, values)).mappings().first()
+                if row is not None:
+                    return _record(row), True
+                existing = (await conn.execute(_BY_IDEMPOTENCY_KEY, key)).mappings().first()
+                if existing is not None:
+                    return _record(existing), False
+        raise RuntimeError("idempotency key kept changing hands")
 
     async def mark_published(self, report_id: uuid.UUID) -> None:
         """Note that the broker confirmed the request's message."""

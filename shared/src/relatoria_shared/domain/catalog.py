@@ -9,7 +9,12 @@ from relatoria_shared.domain.table import (
     TableLimits,
     validate_table_parameters,
 )
-from relatoria_shared.domain.validation import RejectionCode, RequestRejected, Violation
+from relatoria_shared.domain.validation import (
+    RejectionCode,
+    RequestRejected,
+    Violation,
+    text_problem,
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,9 @@ def validate_request(
                 )
             ]
         )
+    problem = text_problem(title)
+    if problem:
+        raise RequestRejected([Violation(RejectionCode.INVALID_TEXT, "title", problem)])
     normalised = validate_table_parameters(parameters, limits)
     return ValidatedRequest(
         report_type=info.name, format=ReportFormat(fmt), title=title, parameters=normalised

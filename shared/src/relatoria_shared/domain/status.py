@@ -22,7 +22,3 @@ class ReportStatus(StrEnum):
 TERMINAL_STATUSES = frozenset(
     {ReportStatus.DONE, ReportStatus.ERROR, ReportStatus.CANCELLED, ReportStatus.EXPIRED}
 )
-
-# Only these statuses can be claimed by a worker; `processing` is claimable again
-# once its lease has expired (a crashed worker), which the repository checks.
-CLAIMABLE_STATUSES = frozenset({ReportStatus.QUEUED, ReportStatus.PROCESSING})

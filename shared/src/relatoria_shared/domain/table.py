@@ -9,11 +9,17 @@ import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from relatoria_shared.domain.validation import RejectionCode, RequestRejected, Violation
+from relatoria_shared.domain.errors import InvalidParametersError
+from relatoria_shared.domain.validation import (
+    RejectionCode,
+    RequestRejected,
+    Violation,
+    text_problem,
+)
 
 Cell = str | int | float | bool | date | datetime | None
 """A typed cell value as the renderers receive it."""
@@ -27,6 +33,9 @@ _DATETIME_PATTERN = re.compile(
 )
 
 
+_MIN_YEAR, _MAX_YEAR = 1900, 9999  # what spreadsheets can represent
+
+
 class ColumnType(StrEnum):
     """The type every cell of a column must have."""
 
@@ -36,6 +45,9 @@ class ColumnType(StrEnum):
     BOOLEAN = "boolean"
     DATE = "date"
     DATETIME = "datetime"
+
+
+_COLUMN_TYPES = frozenset(t.value for t in ColumnType)
 
 
 @dataclass(frozen=True)
@@ -142,31 +154,40 @@ def _validate_columns(raw: Any, limits: TableLimits) -> list[Column]:
 
 
 def _parse_column(item: Any, path: str, found: _Collector) -> Column | None:
-    if not isinstance(item, Mapping):
-        found.add(
-            RejectionCode.INVALID_COLUMN, path, "a column must be an object {key, label, type}"
-        )
+    problem = _column_problem(item)
+    if problem is not None:
+        code, where, message = problem
+        found.add(code, f"{path}{where}", message)
         return None
+    key = item["key"]
+    return Column(key=key, label=item.get("label", key), type=ColumnType(item["type"]))
+
+
+def _column_problem(item: Any) -> tuple[RejectionCode, str, str] | None:
+    """What is wrong with one column definition: (code, path suffix, message), or None."""
+    if not isinstance(item, Mapping):
+        return RejectionCode.INVALID_COLUMN, "", "a column must be an object {key, label, type}"
     unknown = sorted(set(item) - {"key", "label", "type"})
     if unknown:
-        found.add(RejectionCode.INVALID_COLUMN, f"{path}.{unknown[0]}", "unknown column field")
-        return None
+        return RejectionCode.INVALID_COLUMN, f".{unknown[0]}", "unknown column field"
     key, label, type_ = item.get("key"), item.get("label", item.get("key")), item.get("type")
     if not isinstance(key, str) or not _KEY_PATTERN.match(key):
-        found.add(
-            RejectionCode.INVALID_COLUMN,
-            f"{path}.key",
-            "key must be 1-64 characters: letters, digits, '_', '.', '-' or spaces",
-        )
-        return None
-    if not isinstance(label, str) or not 1 <= len(label) <= 200:
-        found.add(RejectionCode.INVALID_COLUMN, f"{path}.label", "label must be 1-200 characters")
-        return None
-    if type_ not in set(ColumnType):
+        message = "key must be 1-64 characters: letters, digits, '_', '.', '-' or spaces"
+        return RejectionCode.INVALID_COLUMN, ".key", message
+    if problem := _label_problem(label):
+        return problem
+    if not isinstance(type_, str) or type_ not in _COLUMN_TYPES:
         allowed = ", ".join(t.value for t in ColumnType)
-        found.add(RejectionCode.INVALID_COLUMN, f"{path}.type", f"type must be one of: {allowed}")
-        return None
-    return Column(key=key, label=label, type=ColumnType(type_))
+        return RejectionCode.INVALID_COLUMN, ".type", f"type must be one of: {allowed}"
+    return None
+
+
+def _label_problem(label: Any) -> tuple[RejectionCode, str, str] | None:
+    if not isinstance(label, str) or not 1 <= len(label) <= 200:
+        return RejectionCode.INVALID_COLUMN, ".label", "label must be 1-200 characters"
+    if problem := text_problem(label):
+        return RejectionCode.INVALID_TEXT, ".label", problem
+    return None
 
 
 def _validate_rows(raw: Any, columns: list[Column], limits: TableLimits) -> list[list[Any]]:
@@ -276,19 +297,24 @@ def _normalise_cell(
     if normalised is _INVALID:
         _wrong_type(value, column, path, found)
         return None
-    if isinstance(normalised, str) and len(normalised) > limits.max_cell_chars:
-        found.add(
-            RejectionCode.CELL_TOO_LONG,
-            path,
-            f"cell has {len(normalised)} characters; at most {limits.max_cell_chars} are allowed",
-        )
+    if isinstance(normalised, str):
+        if len(normalised) > limits.max_cell_chars:
+            found.add(
+                RejectionCode.CELL_TOO_LONG,
+                path,
+                f"cell has {len(normalised)} characters; "
+                f"at most {limits.max_cell_chars} are allowed",
+            )
+        problem = text_problem(normalised)
+        if problem:
+            found.add(RejectionCode.INVALID_TEXT, path, problem)
     return normalised
 
 
 def _wrong_type(value: Any, column: Column, path: str, found: _Collector) -> None:
     expected = {
-        ColumnType.DATE: "a date as YYYY-MM-DD",
-        ColumnType.DATETIME: "an ISO 8601 date-time",
+        ColumnType.DATE: f"a date as YYYY-MM-DD between {_MIN_YEAR} and {_MAX_YEAR}",
+        ColumnType.DATETIME: f"an ISO 8601 date-time between {_MIN_YEAR} and {_MAX_YEAR}",
     }.get(column.type, f"a {column.type.value}")
     found.add(
         RejectionCode.INVALID_CELL_TYPE,
@@ -312,18 +338,22 @@ def _parse_date(value: Any) -> date | None:
     if not isinstance(value, str) or not _DATE_PATTERN.match(value):
         return None
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         return None
+    return parsed if _MIN_YEAR <= parsed.year <= _MAX_YEAR else None
 
 
 def _parse_datetime(value: Any) -> datetime | None:
     if not isinstance(value, str) or not _DATETIME_PATTERN.match(value):
         return None
     try:
-        return datetime.fromisoformat(value)
-    except ValueError:
+        parsed = datetime.fromisoformat(value)
+        # Renderers convert to UTC; the result must stay representable.
+        in_utc = parsed.astimezone(UTC) if parsed.tzinfo else parsed
+    except (ValueError, OverflowError):
         return None
+    return parsed if _MIN_YEAR <= in_utc.year <= _MAX_YEAR else None
 
 
 def columns_from_stored(stored: Sequence[Mapping[str, Any]]) -> list[Column]:
@@ -334,7 +364,11 @@ def columns_from_stored(stored: Sequence[Mapping[str, Any]]) -> list[Column]:
 def typed_rows(columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> Iterator[list[Cell]]:
     """Decode normalised rows into the typed cells renderers draw (dates become `date`s)."""
     decoders = [_DECODERS.get(c.type, _identity) for c in columns]
-    for row in rows:
+    for number, row in enumerate(rows, start=1):
+        if len(row) != len(decoders):
+            raise InvalidParametersError(
+                f"row {number} has {len(row)} cells; the table has {len(decoders)} columns"
+            )
         yield [None if v is None else decode(v) for decode, v in zip(decoders, row, strict=True)]
 
 

@@ -19,7 +19,19 @@ class RejectionCode(StrEnum):
     UNKNOWN_ROW_KEY = "UNKNOWN_ROW_KEY"
     INVALID_CELL_TYPE = "INVALID_CELL_TYPE"
     CELL_TOO_LONG = "CELL_TOO_LONG"
+    INVALID_TEXT = "INVALID_TEXT"
     TOO_MANY_ROWS = "TOO_MANY_ROWS"
+
+
+def text_problem(text: str) -> str | None:
+    """Why `text` cannot be stored (PostgreSQL refuses NUL and unpaired surrogates), or None."""
+    if "\x00" in text:
+        return "text must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "text must not contain unpaired surrogates"
+    return None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ because clients may reach the object store at another address than the workers d
 boto3 is blocking, so callers on an event loop run these methods in a thread.
 """
 
+import logging
 import re
 import unicodedata
 import uuid
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import boto3
+from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,6 +26,8 @@ from relatoria_shared.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
 
 
 def object_key(prefix: str, report_id: uuid.UUID, fmt: ReportFormat) -> str:
@@ -91,8 +95,10 @@ class ObjectStore:
                 },
                 Config=self._transfer,
             )
-        except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"could not store the report file: {exc}") from None
+        except (BotoCoreError, ClientError, Boto3Error) as exc:
+            # The detail names endpoints and buckets: for the logs, not for users.
+            log.warning("upload failed", extra={"key": key, "error": str(exc)})
+            raise StorageError("the report file could not be stored") from None
 
     def presign_download(self, key: str) -> tuple[str, datetime]:
         """A GET URL for `key`, valid for the configured time, and when it expires."""
@@ -109,7 +115,8 @@ class ObjectStore:
         try:
             self._client.delete_object(Bucket=self.bucket, Key=key)
         except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"could not delete the report file: {exc}") from None
+            log.warning("delete failed", extra={"key": key, "error": str(exc)})
+            raise StorageError("the report file could not be deleted") from None
 
     def ensure_bucket(self) -> None:
         """Create the bucket if it does not exist (development and tests)."""

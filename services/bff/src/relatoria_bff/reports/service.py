@@ -8,14 +8,14 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from relatoria_bff.bootstrap import Resources
 from relatoria_bff.errors import ApiError, not_found
 from relatoria_bff.reports.schemas import ReportCreate
 from relatoria_shared.db.repository import PageCursor
-from relatoria_shared.domain.catalog import validate_request
+from relatoria_shared.domain.catalog import ValidatedRequest, validate_request
 from relatoria_shared.domain.report import (
     INTERNAL_STATUS_KEYS,
     NewReport,
@@ -23,6 +23,7 @@ from relatoria_shared.domain.report import (
     status_document,
 )
 from relatoria_shared.domain.status import ReportStatus
+from relatoria_shared.domain.table import TableLimits
 from relatoria_shared.messaging.contract import JobMessage
 from relatoria_shared.messaging.publisher import PublishFailed
 
@@ -47,10 +48,10 @@ async def submit_report(
     *, resources: Resources, owner_id: str, body: ReportCreate, idempotency_key: str | None
 ) -> Submission:
     """Validate, record and publish a request (or replay the one this key created)."""
-    valid = validate_request(
-        body.type, body.format, body.title, body.parameters, resources.settings.table_limits
+    # Big inline tables take a while to check: keep the event loop serving meanwhile.
+    valid, body_digest = await asyncio.to_thread(
+        _validate_and_digest, body, resources.settings.table_limits
     )
-    body_digest = fingerprint(body)
     record, created = await resources.repository.create(
         NewReport(
             owner_id=owner_id,
@@ -63,13 +64,52 @@ async def submit_report(
         )
     )
     if not created:
-        if record.request_fingerprint != body_digest:
-            raise ApiError(
-                422,
-                "IDEMPOTENCY_KEY_REUSED",
-                "this Idempotency-Key was already used with a different request body",
-            )
+        await _replay(resources, record, body_digest)
         return Submission(record=record, replayed=True)
+    await _publish(resources, record)
+    await resources.cache.put(status_document(record))
+    log.info(
+        "report accepted",
+        extra={
+            "request_id": str(record.id),
+            "owner_id": owner_id,
+            "report_type": record.report_type,
+            "format": record.format.value,
+        },
+    )
+    return Submission(record=record, replayed=False)
+
+
+def _validate_and_digest(body: ReportCreate, limits: TableLimits) -> tuple[ValidatedRequest, str]:
+    valid = validate_request(body.type, body.format, body.title, body.parameters, limits)
+    return valid, fingerprint(body)
+
+
+async def _replay(resources: Resources, original: ReportRecord, body_digest: str) -> None:
+    """Check that a reused key may replay `original`; finish publishing it if need be."""
+    if original.request_fingerprint != body_digest:
+        raise ApiError(
+            422,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was already used with a different request body",
+        )
+    if original.published_at is not None:
+        return
+    stale_after = timedelta(seconds=2 * resources.settings.publish_timeout_seconds + 1)
+    if datetime.now(UTC) - original.created_at < stale_after:
+        # The first request with this key is still being accepted (IETF draft: 409).
+        raise ApiError(
+            409,
+            "IDEMPOTENCY_KEY_IN_USE",
+            "a request with this Idempotency-Key is still being accepted; retry shortly",
+            headers={"Retry-After": "1"},
+        )
+    # Its BFF died between commit and publish: this retry completes the hand-off.
+    await _publish(resources, original)
+
+
+async def _publish(resources: Resources, record: ReportRecord) -> None:
+    """Publish the job with confirms, then note it; withdraw the request if unconfirmed."""
     try:
         await resources.publisher.publish(JobMessage(request_id=record.id))
     except PublishFailed as exc:
@@ -83,18 +123,11 @@ async def submit_report(
             "the report queue is unavailable; retry shortly (with the same Idempotency-Key)",
             headers={"Retry-After": "5"},
         ) from None
-    await resources.repository.mark_published(record.id)
-    await resources.cache.put(status_document(record))
-    log.info(
-        "report accepted",
-        extra={
-            "request_id": str(record.id),
-            "owner_id": owner_id,
-            "report_type": record.report_type,
-            "format": record.format.value,
-        },
-    )
-    return Submission(record=record, replayed=False)
+    try:
+        await resources.repository.mark_published(record.id)
+    except Exception:
+        # The job is queued and will run; failing the request now would invite a duplicate.
+        log.exception("could not note a confirmed publish", extra={"request_id": str(record.id)})
 
 
 async def read_status(*, resources: Resources, owner_id: str, report_id: str) -> dict[str, Any]:

@@ -34,7 +34,12 @@ IdempotencyKey = Annotated[
 
 
 def _check_idempotency_key(key: str | None) -> str | None:
-    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+    if key is None:
+        return None
+    # The IETF draft sends the key as a structured-field string: "…", quotes included.
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        key = key[1:-1]
+    if not _IDEMPOTENCY_KEY.match(key):
         raise ApiError(
             400,
             "INVALID_IDEMPOTENCY_KEY",
@@ -87,7 +92,7 @@ async def list_reports(
     items, next_cursor = await service.list_reports(
         resources=resources,
         owner_id=owner,
-        limit=min(limit, resources.settings.list_page_max),
+        limit=limit,
         cursor=cursor,
         status=status,
     )

@@ -60,7 +60,7 @@ class CsvRenderer:
         except ReportError:
             raise
         except Exception as exc:
-            raise RenderError(f"could not write the CSV file: {exc}") from exc
+            raise RenderError(f"could not write the CSV file ({type(exc).__name__})") from exc
 
     def _render(self, table: TableData, destination: BinaryIO) -> RenderStats:
         columns = list(table.columns)

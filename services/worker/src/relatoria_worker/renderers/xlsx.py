@@ -81,7 +81,7 @@ class XlsxRenderer:
         except ReportError:
             raise
         except Exception as exc:
-            raise RenderError(f"could not write the XLSX file: {exc}") from exc
+            raise RenderError(f"could not write the XLSX file ({type(exc).__name__})") from exc
 
     def _render(self, table: TableData, destination: BinaryIO) -> RenderStats:
         columns = list(table.columns)

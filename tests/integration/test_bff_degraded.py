@@ -1,0 +1,135 @@
+"""The BFF when a dependency misbehaves: the broker refusing, Redis gone, a key raced."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aio_pika
+import asyncpg
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from relatoria_bff.app import create_app
+from relatoria_shared.messaging.topology import Topology
+from relatoria_shared.settings import Settings
+from tests.conftest import RunningSystem
+from tests.support.api import bearer, table_request
+from tests.support.services import free_port
+
+pytestmark = pytest.mark.integration
+
+ROW = ["Ana", 1, 2.5, True, "2026-01-31", None]
+
+
+@asynccontextmanager
+async def in_process_bff(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The BFF app with its lifespan, in this process, on its own AMQP namespace."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bff") as client:
+            yield client
+
+
+async def delete_topology(settings: Settings) -> None:
+    topology = Topology(settings.amqp_namespace)
+    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(topology.work_queue)
+        await channel.exchange_delete(topology.work_exchange)
+
+
+async def rows_for(db: asyncpg.Connection, owner: str) -> int:
+    count: int = await db.fetchval(
+        "SELECT count(*) FROM report_requests WHERE owner_id = $1", owner
+    )
+    return count
+
+
+async def test_unconfirmed_publish_is_a_503_and_keeps_nothing(
+    settings: Settings, db: asyncpg.Connection
+) -> None:
+    isolated = settings.model_copy(update={"amqp_namespace": f"{settings.amqp_namespace}-nobroker"})
+    owner = f"user-{uuid.uuid4().hex[:8]}"
+    try:
+        async with in_process_bff(isolated) as client:
+            # With the queue gone, the broker returns the mandatory message unrouted.
+            await delete_topology(isolated)
+            connection = await aio_pika.connect(isolated.amqp_url.get_secret_value())
+            async with connection:
+                channel = await connection.channel()
+                await channel.declare_exchange(
+                    Topology(isolated.amqp_namespace).work_exchange, "direct", durable=True
+                )
+            response = await client.post(
+                "/v1/reports", json=table_request("csv", [ROW]), headers=bearer(owner)
+            )
+        assert response.status_code == 503
+        assert response.json()["code"] == "BROKER_UNAVAILABLE"
+        assert response.headers["Retry-After"]
+        assert await rows_for(db, owner) == 0
+    finally:
+        await delete_topology(isolated)
+
+
+async def test_without_redis_status_comes_from_postgresql(settings: Settings) -> None:
+    isolated = settings.model_copy(
+        update={
+            "amqp_namespace": f"{settings.amqp_namespace}-noredis",
+            "redis_url": SecretStr(f"redis://127.0.0.1:{free_port()}/0"),
+        }
+    )
+    headers = bearer(f"user-{uuid.uuid4().hex[:8]}")
+    try:
+        async with in_process_bff(isolated) as client:
+            created = await client.post(
+                "/v1/reports", json=table_request("csv", [ROW]), headers=headers
+            )
+            assert created.status_code == 201
+            rid = created.json()["requestId"]
+            status = await client.get(f"/v1/reports/{rid}", headers=headers)
+            assert status.status_code == 200
+            assert status.json()["status"] == "queued"
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200
+            assert ready.json()["checks"]["redis"].startswith("unavailable")
+    finally:
+        await delete_topology(isolated)
+
+
+async def test_concurrent_requests_with_one_key_create_one_report(
+    system: RunningSystem, db: asyncpg.Connection
+) -> None:
+    owner = f"user-{uuid.uuid4().hex[:8]}"
+    headers = bearer(owner) | {"Idempotency-Key": f'"{uuid.uuid4()}"'}
+    body = table_request("csv", [ROW])
+    async with httpx.AsyncClient(base_url=system.base_url, timeout=10) as client:
+        responses = await asyncio.gather(
+            *(client.post("/v1/reports", json=body, headers=headers) for _ in range(20))
+        )
+    codes = {r.status_code for r in responses}
+    assert codes <= {201, 409}
+    accepted = {r.json()["requestId"] for r in responses if r.status_code == 201}
+    assert len(accepted) == 1
+    in_progress = [r for r in responses if r.status_code == 409]
+    assert all(r.json()["code"] == "IDEMPOTENCY_KEY_IN_USE" for r in in_progress)
+    assert await rows_for(db, owner) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (table_request("csv", [["nul\u0000", 1, 1, True, None, None]]), "parameters.rows[0][0]"),
+        (table_request("csv", [ROW], title="bad\u0000title"), "title"),
+    ],
+)
+async def test_text_the_database_cannot_store_is_a_422(
+    system: RunningSystem, body: dict[str, object], path: str
+) -> None:
+    async with httpx.AsyncClient(base_url=system.base_url, timeout=10) as client:
+        response = await client.post("/v1/reports", json=body, headers=bearer("text-checker"))
+    assert response.status_code == 422
+    assert (response.json()["code"], response.json()["path"]) == ("INVALID_TEXT", path)
