@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response
 from relatoria_bff.auth import Owner
 from relatoria_bff.dependencies import Deps
 from relatoria_bff.reports import service
-from relatoria_bff.reports.schemas import ReportAccepted, ReportCreate
+from relatoria_bff.reports.schemas import ReportAccepted, ReportCreate, ReportStatusRead
 from relatoria_bff.reports.views import IdempotencyKey, accept
 
 router = APIRouter(tags=["legacy"])
@@ -25,7 +25,7 @@ async def generate(
     return await accept(resources, owner, body, key, response)
 
 
-@router.get("/status/{request_id}")
+@router.get("/status/{request_id}", response_model=ReportStatusRead)
 async def status(resources: Deps, owner: Owner, request_id: str) -> dict[str, Any]:
     """Alias of `GET /v1/reports/{id}`."""
     return await service.read_status(resources=resources, owner_id=owner, report_id=request_id)

@@ -35,10 +35,54 @@ class ReportAccepted(BaseModel):
     createdAt: str  # noqa: N815
 
 
+class ReportResult(BaseModel):
+    """The file a finished report produced."""
+
+    fileName: str  # noqa: N815
+    contentType: str  # noqa: N815
+    sizeBytes: int  # noqa: N815
+    sha256: str
+    rowCount: int  # noqa: N815
+    pageCount: int | None  # noqa: N815
+
+
+class ReportStatusRead(BaseModel):
+    """The status document of one report."""
+
+    requestId: str  # noqa: N815
+    type: str
+    format: str
+    title: str
+    parameters: dict[str, Any] = Field(
+        description="The request's parameters; inline rows are summarised as `rowCount`."
+    )
+    status: str = Field(
+        description="queued | processing | done | error | cancelled | expired",
+        examples=["done"],
+    )
+    errorCode: str | None = Field(  # noqa: N815
+        description="Why it failed (a closed set), when status is error."
+    )
+    errorMessage: str | None  # noqa: N815
+    attempts: int
+    maxAttempts: int  # noqa: N815
+    createdAt: str  # noqa: N815
+    updatedAt: str  # noqa: N815
+    startedAt: str | None  # noqa: N815
+    finishedAt: str | None  # noqa: N815
+    nextAttemptAt: str | None  # noqa: N815
+    expiresAt: str | None  # noqa: N815
+    result: ReportResult | None
+    downloadUrl: str | None = Field(  # noqa: N815
+        description="A presigned URL, made at read time, when status is done."
+    )
+    downloadUrlExpiresAt: str | None  # noqa: N815
+
+
 class ReportPage(BaseModel):
     """One page of the caller's reports, newest first."""
 
-    items: list[dict[str, Any]]
+    items: list[ReportStatusRead]
     nextCursor: str | None  # noqa: N815
 
 

@@ -14,6 +14,7 @@ from relatoria_bff.reports.schemas import (
     ReportAccepted,
     ReportCreate,
     ReportPage,
+    ReportStatusRead,
     ReportTypeList,
     ReportTypeRead,
 )
@@ -96,10 +97,10 @@ async def list_reports(
         cursor=cursor,
         status=status,
     )
-    return ReportPage(items=items, nextCursor=next_cursor)
+    return ReportPage.model_validate({"items": items, "nextCursor": next_cursor})
 
 
-@router.get("/v1/reports/{report_id}")
+@router.get("/v1/reports/{report_id}", response_model=ReportStatusRead)
 async def get_report(resources: Deps, owner: Owner, report_id: str) -> dict[str, Any]:
     """The status document; `downloadUrl` is a fresh presigned URL once the report is done."""
     return await service.read_status(resources=resources, owner_id=owner, report_id=report_id)
