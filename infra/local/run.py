@@ -48,7 +48,7 @@ def _walkthrough(base: str) -> str:
     return f"""
 relatoria is running: BFF {base} (API docs: {base}/docs), one worker, S3 at {s3}
 
-Try it in another terminal:
+Try it in another terminal, from this folder:
   TOKEN=$(make -s token)          # make -s token SUB=alice for another user
   curl -s {base}/v1/report-types {auth}
   cat > /tmp/relatoria-request.json <<'JSON'
