@@ -7,17 +7,15 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-import aio_pika
 import asyncpg
 import pytest
 from moto.server import ThreadedMotoServer
-from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
 from relatoria_shared.db.migrate import create_database_if_missing, upgrade
-from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
+from tests.support.cleanup import drop_database, remove_broker_and_cache_state
 from tests.support.containers import started
 from tests.support.processes import RunningProcess, start, wait_for_log, wait_ready
 from tests.support.services import START_HINTS, docker_engine_available, free_port, reachable
@@ -64,15 +62,7 @@ def database_url(service_urls: dict[str, str], run_id: str) -> Iterator[str]:
     upgrade(rendered)
     yield rendered
     admin = url.set(drivername="postgresql", database="postgres")
-    asyncio.run(_drop_database(admin.render_as_string(hide_password=False), url.database))
-
-
-async def _drop_database(admin_url: str, name: str | None) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    asyncio.run(drop_database(admin.render_as_string(hide_password=False), str(url.database)))
 
 
 @pytest.fixture(scope="session")
@@ -109,20 +99,7 @@ def settings(
     )
     ObjectStore(settings).ensure_bucket()
     yield settings
-    asyncio.run(_remove_broker_and_cache_state(settings))
-
-
-async def _remove_broker_and_cache_state(settings: Settings) -> None:
-    topology = Topology(settings.amqp_namespace)
-    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
-    async with connection:
-        channel = await connection.channel()
-        await channel.queue_delete(topology.work_queue)
-        await channel.exchange_delete(topology.work_exchange)
-    redis = Redis.from_url(settings.redis_url.get_secret_value())
-    async for key in redis.scan_iter(match=f"{settings.redis_prefix}*"):
-        await redis.delete(key)
-    await redis.aclose()
+    asyncio.run(remove_broker_and_cache_state(settings))
 
 
 def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:

@@ -23,10 +23,8 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 import aio_pika
-import asyncpg
 import httpx
 from moto.server import ThreadedMotoServer
-from redis.asyncio import Redis
 
 from relatoria_shared.db.migrate import create_database_if_missing, upgrade
 from relatoria_shared.messaging.topology import Topology
@@ -34,6 +32,7 @@ from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
 from tests.conftest import settings_env
 from tests.support.api import bearer, table_request
+from tests.support.cleanup import drop_database, remove_broker_and_cache_state
 from tests.support.processes import RunningProcess, start, wait_for_log, wait_ready
 from tests.support.services import free_port
 
@@ -189,19 +188,8 @@ async def purge_work_queue(settings: Settings) -> None:
 
 async def cleanup(settings: Settings, database: str) -> None:
     """Remove the bench's database, queues and cache keys."""
-    topology = Topology(settings.amqp_namespace)
-    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
-    async with connection:
-        channel = await connection.channel()
-        await channel.queue_delete(topology.work_queue)
-        await channel.exchange_delete(topology.work_exchange)
-    redis = Redis.from_url(settings.redis_url.get_secret_value())
-    async for key in redis.scan_iter(match=f"{settings.redis_prefix}*"):
-        await redis.delete(key)
-    await redis.aclose()
-    admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    await admin.close()
+    await remove_broker_and_cache_state(settings)
+    await drop_database("postgresql://postgres@127.0.0.1:5432/postgres", database)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.settings import Settings
 from tests.conftest import RunningSystem
 from tests.support.api import bearer, table_request
+from tests.support.cleanup import delete_topology
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
@@ -31,15 +32,6 @@ async def in_process_bff(settings: Settings) -> AsyncIterator[httpx.AsyncClient]
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bff") as client:
             yield client
-
-
-async def delete_topology(settings: Settings) -> None:
-    topology = Topology(settings.amqp_namespace)
-    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
-    async with connection:
-        channel = await connection.channel()
-        await channel.queue_delete(topology.work_queue)
-        await channel.exchange_delete(topology.work_exchange)
 
 
 async def rows_for(db: asyncpg.Connection, owner: str) -> int:

@@ -1,31 +1,26 @@
-"""The original contract, kept as aliases: `POST /generate` and `GET /status/{requestId}`."""
+"""The original contract, kept as aliases: `POST /generate` and `GET /status/{requestId}`.
 
-from typing import Any
+They are the very handlers of `/v1/reports`, registered under the old paths.
+"""
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 
-from relatoria_bff.auth import Owner
-from relatoria_bff.dependencies import Deps
-from relatoria_bff.reports import service
-from relatoria_bff.reports.schemas import ReportAccepted, ReportCreate, ReportStatusRead
-from relatoria_bff.reports.views import IdempotencyKey, accept
+from relatoria_bff.reports import views
+from relatoria_bff.reports.schemas import ReportAccepted, ReportStatusRead
 
 router = APIRouter(tags=["legacy"])
-
-
-@router.post("/generate", status_code=201, response_model=ReportAccepted)
-async def generate(
-    resources: Deps,
-    owner: Owner,
-    body: ReportCreate,
-    response: Response,
-    key: IdempotencyKey = None,
-) -> ReportAccepted:
-    """Alias of `POST /v1/reports`."""
-    return await accept(resources, owner, body, key, response)
-
-
-@router.get("/status/{request_id}", response_model=ReportStatusRead)
-async def status(resources: Deps, owner: Owner, request_id: str) -> dict[str, Any]:
-    """Alias of `GET /v1/reports/{id}`."""
-    return await service.read_status(resources=resources, owner_id=owner, report_id=request_id)
+router.add_api_route(
+    "/generate",
+    views.create_report,
+    methods=["POST"],
+    status_code=201,
+    response_model=ReportAccepted,
+    summary="Alias of POST /v1/reports",
+)
+router.add_api_route(
+    "/status/{report_id}",
+    views.get_report,
+    methods=["GET"],
+    response_model=ReportStatusRead,
+    summary="Alias of GET /v1/reports/{id}",
+)

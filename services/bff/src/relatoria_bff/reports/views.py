@@ -50,25 +50,6 @@ def _check_idempotency_key(key: str | None) -> str | None:
     return key
 
 
-async def accept(
-    resources: Deps, owner: str, body: ReportCreate, key: str | None, response: Response
-) -> ReportAccepted:
-    """Submit a report and shape the 201 answer (shared with the legacy alias)."""
-    submission = await service.submit_report(
-        resources=resources, owner_id=owner, body=body, idempotency_key=_check_idempotency_key(key)
-    )
-    record = submission.record
-    response.status_code = 201
-    response.headers["Location"] = f"/v1/reports/{record.id}"
-    if submission.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return ReportAccepted(
-        requestId=str(record.id),
-        status=record.status.value,
-        createdAt=record.created_at.isoformat(),
-    )
-
-
 @router.post("/v1/reports", status_code=201, response_model=ReportAccepted)
 async def create_report(
     resources: Deps,
@@ -78,7 +59,18 @@ async def create_report(
     key: IdempotencyKey = None,
 ) -> ReportAccepted:
     """Request a report. Answers at once; watch `Location` for its status."""
-    return await accept(resources, owner, body, key, response)
+    submission = await service.submit_report(
+        resources=resources, owner_id=owner, body=body, idempotency_key=_check_idempotency_key(key)
+    )
+    record = submission.record
+    response.headers["Location"] = f"/v1/reports/{record.id}"
+    if submission.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return ReportAccepted(
+        requestId=str(record.id),
+        status=record.status.value,
+        createdAt=record.created_at.isoformat(),
+    )
 
 
 @router.get("/v1/reports")

@@ -1,8 +1,11 @@
 """What every renderer offers: draw a `TableData` into a binary file, report what it drew."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
+from relatoria_shared.domain.errors import RenderError, ReportError
 from relatoria_shared.domain.table import TableData
 
 
@@ -25,3 +28,15 @@ class Renderer(Protocol):
     def render(self, table: TableData, destination: BinaryIO) -> RenderStats:
         """Render `table` into `destination` and return what was drawn."""
         ...
+
+
+@contextmanager
+def failures_as_render_errors(file_kind: str) -> Iterator[None]:
+    """Let report errors (raised by the row source) through; turn any other failure into a
+    `RenderError` that names the file kind and the exception type, never library text."""
+    try:
+        yield
+    except ReportError:
+        raise
+    except Exception as exc:
+        raise RenderError(f"could not write the {file_kind} file ({type(exc).__name__})") from exc

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import BinaryIO
 
-from relatoria_shared.domain.errors import RenderError, ReportError
+from relatoria_shared.domain.errors import RenderError
 from relatoria_shared.domain.table import Cell, TableData
-from relatoria_worker.renderers.base import RenderStats
+from relatoria_worker.renderers.base import RenderStats, failures_as_render_errors
 from relatoria_worker.renderers.cell_text import neutralise_formula
 
 ENCODING = "utf-8-sig"
@@ -55,12 +55,8 @@ class CsvRenderer:
         `destination` stays open. Raises `RenderError` if the file cannot be produced;
         a `ReportError` raised while reading the rows passes through unchanged.
         """
-        try:
+        with failures_as_render_errors("CSV"):
             return self._render(table, destination)
-        except ReportError:
-            raise
-        except Exception as exc:
-            raise RenderError(f"could not write the CSV file ({type(exc).__name__})") from exc
 
     def _render(self, table: TableData, destination: BinaryIO) -> RenderStats:
         columns = list(table.columns)

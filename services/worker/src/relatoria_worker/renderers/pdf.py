@@ -20,9 +20,9 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from relatoria_shared.domain.errors import RenderError, ReportError
+from relatoria_shared.domain.errors import RenderError
 from relatoria_shared.domain.table import Cell, Column, ColumnType, TableData
-from relatoria_worker.renderers.base import RenderStats
+from relatoria_worker.renderers.base import RenderStats, failures_as_render_errors
 
 FONT = "DejaVuSans"
 FONT_BOLD = "DejaVuSans-Bold"
@@ -250,12 +250,8 @@ class PdfRenderer:
 
     def render(self, table: TableData, destination: BinaryIO) -> RenderStats:
         """Stream `table` into `destination` as PDF; raise `RenderError` if that fails."""
-        try:
+        with failures_as_render_errors("PDF"):
             return self._render(table, destination)
-        except ReportError:
-            raise
-        except Exception as exc:
-            raise RenderError(f"the PDF could not be produced ({type(exc).__name__})") from exc
 
     def _render(self, table: TableData, destination: BinaryIO) -> RenderStats:
         if not table.columns:

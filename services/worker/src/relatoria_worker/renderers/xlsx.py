@@ -15,9 +15,9 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
-from relatoria_shared.domain.errors import RenderError, ReportError
+from relatoria_shared.domain.errors import RenderError
 from relatoria_shared.domain.table import Cell, Column, TableData
-from relatoria_worker.renderers.base import RenderStats
+from relatoria_worker.renderers.base import RenderStats, failures_as_render_errors
 from relatoria_worker.renderers.cell_text import strip_xml_illegal
 
 DATE_FORMAT = "yyyy-mm-dd"
@@ -76,12 +76,8 @@ class XlsxRenderer:
         Raises `RenderError` if the workbook cannot be produced; a `ReportError` raised
         while reading the rows passes through unchanged.
         """
-        try:
+        with failures_as_render_errors("XLSX"):
             return self._render(table, destination)
-        except ReportError:
-            raise
-        except Exception as exc:
-            raise RenderError(f"could not write the XLSX file ({type(exc).__name__})") from exc
 
     def _render(self, table: TableData, destination: BinaryIO) -> RenderStats:
         columns = list(table.columns)

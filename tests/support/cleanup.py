@@ -1,0 +1,36 @@
+"""Removing what a test run or a benchmark created on the shared services."""
+
+import aio_pika
+import asyncpg
+from redis.asyncio import Redis
+
+from relatoria_shared.messaging.topology import Topology
+from relatoria_shared.settings import Settings
+
+
+async def delete_topology(settings: Settings) -> None:
+    """Delete the namespace's work queue and exchange."""
+    topology = Topology(settings.amqp_namespace)
+    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(topology.work_queue)
+        await channel.exchange_delete(topology.work_exchange)
+
+
+async def remove_broker_and_cache_state(settings: Settings) -> None:
+    """Delete the namespace's topology and every Redis key under its prefix."""
+    await delete_topology(settings)
+    redis = Redis.from_url(settings.redis_url.get_secret_value())
+    async for key in redis.scan_iter(match=f"{settings.redis_prefix}*"):
+        await redis.delete(key)
+    await redis.aclose()
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    """Drop database `name`, disconnecting anyone still on it."""
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
