@@ -95,7 +95,16 @@ def settings(
         max_rows=500,
         max_body_bytes=256 * 1024,
         worker_concurrency=2,
-        lease_seconds=30,
+        # Failure handling on a test's time scale: seconds, not minutes.
+        lease_seconds=3,
+        heartbeat_seconds=0.5,
+        sweep_interval_seconds=0.5,
+        publish_grace_seconds=1,
+        republish_after_seconds=60,
+        max_attempts=3,
+        retry_base_seconds=0.3,
+        retry_factor=2,
+        retry_cap_seconds=2,
     )
     ObjectStore(settings).ensure_bucket()
     yield settings
@@ -120,6 +129,14 @@ def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
         "RELATORIA_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "RELATORIA_WORKER_CONCURRENCY": str(settings.worker_concurrency),
         "RELATORIA_LEASE_SECONDS": str(settings.lease_seconds),
+        "RELATORIA_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
+        "RELATORIA_SWEEP_INTERVAL_SECONDS": str(settings.sweep_interval_seconds),
+        "RELATORIA_PUBLISH_GRACE_SECONDS": str(settings.publish_grace_seconds),
+        "RELATORIA_REPUBLISH_AFTER_SECONDS": str(settings.republish_after_seconds),
+        "RELATORIA_MAX_ATTEMPTS": str(settings.max_attempts),
+        "RELATORIA_RETRY_BASE_SECONDS": str(settings.retry_base_seconds),
+        "RELATORIA_RETRY_FACTOR": str(settings.retry_factor),
+        "RELATORIA_RETRY_CAP_SECONDS": str(settings.retry_cap_seconds),
         "RELATORIA_LOG_FORMAT": "json",
     }
     return env | overrides

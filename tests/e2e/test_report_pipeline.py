@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from relatoria_shared.messaging.contract import JobMessage
 from relatoria_shared.messaging.publisher import JobPublisher
-from relatoria_shared.messaging.topology import Topology, declare
+from relatoria_shared.messaging.topology import declare_for
 from relatoria_shared.settings import Settings
 from tests.conftest import RunningSystem
 from tests.support.api import COLUMNS, bearer, table_request, wait_for
@@ -175,8 +175,8 @@ async def _publish_again(settings: Settings, rid: uuid.UUID) -> None:
     connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
-        declared = await declare(channel, Topology(settings.amqp_namespace))
-        await JobPublisher(declared.work_exchange, 5).publish(JobMessage(request_id=rid))
+        declared = await declare_for(channel, settings)
+        await JobPublisher(declared, 5).publish(JobMessage(request_id=rid))
 
 
 async def test_a_request_the_worker_cannot_render_ends_as_error_with_a_readable_reason(

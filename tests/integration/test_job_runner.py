@@ -2,8 +2,8 @@
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
+import aio_pika
 import pytest
 
 from relatoria_shared.cache.status_cache import StatusCache, create_redis
@@ -14,12 +14,42 @@ from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.domain.report import NewReport
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.messaging.contract import JobMessage
+from relatoria_shared.messaging.publisher import JobPublisher
+from relatoria_shared.messaging.topology import declare_for
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
 from relatoria_worker.artifact_builder import ArtifactBuilder
 from relatoria_worker.job_runner import JobRunner
 
 pytestmark = pytest.mark.integration
+
+
+async def runner_for(
+    settings: Settings, repository: ReportRepository, cache: StatusCache
+) -> JobRunner:
+    store = ObjectStore(settings)
+    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
+    channel = await connection.channel(publisher_confirms=True)
+    declared = await declare_for(channel, settings)
+    OPEN_CONNECTIONS.append(connection)
+    return JobRunner(
+        settings=settings,
+        repository=repository,
+        cache=cache,
+        builder=ArtifactBuilder(store, settings.s3_key_prefix, None),
+        publisher=JobPublisher(declared, 5),
+        store=store,
+    )
+
+
+OPEN_CONNECTIONS: list[aio_pika.abc.AbstractConnection] = []
+
+
+@pytest.fixture(autouse=True)
+async def close_connections() -> AsyncIterator[None]:
+    yield
+    while OPEN_CONNECTIONS:
+        await OPEN_CONNECTIONS.pop().close()
 
 
 @pytest.fixture
@@ -39,14 +69,11 @@ async def cache(settings: Settings) -> AsyncIterator[StatusCache]:
 async def test_storage_failure_ends_as_storage_error_with_a_message_for_users(
     settings: Settings, repository: ReportRepository, cache: StatusCache
 ) -> None:
-    missing_bucket = settings.model_copy(update={"s3_bucket": f"absent-{uuid.uuid4().hex[:8]}"})
-    runner = JobRunner(
-        repository=repository,
-        cache=cache,
-        builder=ArtifactBuilder(ObjectStore(missing_bucket), "reports/", None),
-        worker_id="runner-test",
-        lease=timedelta(seconds=30),
+    # One attempt only, so the first failure is final.
+    missing_bucket = settings.model_copy(
+        update={"s3_bucket": f"absent-{uuid.uuid4().hex[:8]}", "worker_id": "runner-test"}
     )
+    runner = await runner_for(missing_bucket, repository, cache)
     record, _ = await repository.create(
         NewReport(
             owner_id="runner",
@@ -54,9 +81,12 @@ async def test_storage_failure_ends_as_storage_error_with_a_message_for_users(
             format=ReportFormat.XLSX,
             title="t",
             parameters={"columns": [{"key": "a", "label": "A", "type": "string"}], "rows": [["x"]]},
+            max_attempts=1,
         )
     )
-    await runner.run(JobMessage(request_id=record.id))
+    claimed = await runner.claim(JobMessage(request_id=record.id))
+    assert claimed is not None
+    await runner.process(claimed)
     failed = await repository.get(record.id)
     assert failed is not None
     assert failed.status is ReportStatus.ERROR

@@ -9,13 +9,21 @@ from relatoria_shared.settings import Settings
 
 
 async def delete_topology(settings: Settings) -> None:
-    """Delete the namespace's work queue and exchange."""
+    """Delete every queue and exchange of the namespace."""
     topology = Topology(settings.amqp_namespace)
+    queues = [
+        topology.work_queue,
+        topology.dead_queue,
+        *(topology.retry_queue(level) for level in settings.retry_policy.levels()),
+    ]
+    exchanges = [topology.work_exchange, topology.retry_exchange, topology.dead_exchange]
     connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
     async with connection:
         channel = await connection.channel()
-        await channel.queue_delete(topology.work_queue)
-        await channel.exchange_delete(topology.work_exchange)
+        for queue in queues:
+            await channel.queue_delete(queue)
+        for exchange in exchanges:
+            await channel.exchange_delete(exchange)
 
 
 async def remove_broker_and_cache_state(settings: Settings) -> None:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from relatoria_shared.domain.retry_policy import RetryPolicy
 from relatoria_shared.domain.table import TableLimits
 
 _SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
@@ -70,9 +71,22 @@ class Settings(BaseSettings):
     # Worker process
     worker_id: str = Field(default_factory=_default_worker_id)
     worker_concurrency: int = Field(default=4, ge=1)
-    lease_seconds: int = Field(default=60, ge=5)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     temp_dir: str | None = None
+
+    # Failure semantics: leases, retries, dead letters, the sweeper
+    lease_seconds: float = Field(default=15.0, ge=1)
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    job_timeout_seconds: float = Field(default=3600.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_factor: float = Field(default=3.0, ge=1)
+    retry_cap_seconds: float = Field(default=300.0, gt=0)
+    retry_jitter: float = Field(default=0.2, ge=0, lt=1)
+    delivery_limit: int = Field(default=10, ge=1)
+    sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    publish_grace_seconds: float = Field(default=10.0, ge=0)
+    republish_after_seconds: float = Field(default=600.0, gt=0)
 
     # Logging
     log_level: str = "INFO"
@@ -90,6 +104,24 @@ class Settings(BaseSettings):
         if algorithms & _SYMMETRIC and algorithms & _ASYMMETRIC:
             raise ValueError("jwt_algorithms must be all HMAC (HS*) or all asymmetric")
         return self
+
+    @model_validator(mode="after")
+    def _check_lease(self) -> "Settings":
+        # A heartbeat slower than the lease would let live jobs be taken over.
+        if self.heartbeat_seconds * 2 > self.lease_seconds:
+            raise ValueError("heartbeat_seconds must be at most half of lease_seconds")
+        return self
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        """The backoff these settings describe."""
+        return RetryPolicy(
+            base_seconds=self.retry_base_seconds,
+            factor=self.retry_factor,
+            cap_seconds=self.retry_cap_seconds,
+            jitter=self.retry_jitter,
+            max_attempts=self.max_attempts,
+        )
 
     @cached_property
     def table_limits(self) -> TableLimits:

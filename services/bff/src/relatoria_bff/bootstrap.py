@@ -13,8 +13,9 @@ from relatoria_bff.auth import TokenVerifier
 from relatoria_shared.cache.status_cache import StatusCache, create_redis
 from relatoria_shared.db.engine import create_engine
 from relatoria_shared.db.repository import ReportRepository
+from relatoria_shared.dispatch import Dispatcher
 from relatoria_shared.messaging.publisher import JobPublisher
-from relatoria_shared.messaging.topology import Topology, declare
+from relatoria_shared.messaging.topology import declare_for
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
 
@@ -27,7 +28,7 @@ class Resources:
     engine: AsyncEngine
     repository: ReportRepository
     amqp: AbstractRobustConnection
-    publisher: JobPublisher
+    dispatcher: Dispatcher
     redis: Redis
     cache: StatusCache
     store: ObjectStore
@@ -43,13 +44,16 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     amqp = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())
     try:
         channel = await amqp.channel(publisher_confirms=True)
-        declared = await declare(channel, Topology(settings.amqp_namespace))
+        declared = await declare_for(channel, settings)
+        repository = ReportRepository(engine)
         yield Resources(
             settings=settings,
             engine=engine,
-            repository=ReportRepository(engine),
+            repository=repository,
             amqp=amqp,
-            publisher=JobPublisher(declared.work_exchange, settings.publish_timeout_seconds),
+            dispatcher=Dispatcher(
+                JobPublisher(declared, settings.publish_timeout_seconds), repository
+            ),
             redis=redis,
             cache=StatusCache.from_settings(redis, settings),
             store=ObjectStore(settings),

@@ -6,13 +6,15 @@ a thread so the event loop keeps acking, heartbeating and serving other jobs.
 
 import hashlib
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from relatoria_shared.domain.errors import InvalidParametersError
 from relatoria_shared.domain.report import Artifact, ReportRecord
-from relatoria_shared.domain.table import TableData, columns_from_stored, typed_rows
+from relatoria_shared.domain.table import Cell, TableData, columns_from_stored, typed_rows
 from relatoria_shared.storage.object_store import ObjectStore, download_file_name, object_key
+from relatoria_worker.job_control import JobControl
 from relatoria_worker.renderers.registry import renderer_for
 
 _HASH_CHUNK = 1024 * 1024
@@ -26,9 +28,10 @@ class ArtifactBuilder:
         self._key_prefix = key_prefix
         self._temp_dir = temp_dir
 
-    def build(self, record: ReportRecord) -> Artifact:
-        """Render and upload `record`'s report; the temporary file never outlives the call."""
-        table = _table_of(record)
+    def build(self, record: ReportRecord, control: JobControl) -> Artifact:
+        """Render and upload `record`'s report, stopping between rows if `control` says so;
+        the temporary file never outlives the call."""
+        table = _table_of(record, control)
         fmt = record.format
         key = object_key(self._key_prefix, record.id, fmt)
         file_name = download_file_name(record.title, fmt)
@@ -38,6 +41,7 @@ class ArtifactBuilder:
             with path.open("wb") as destination:
                 stats = renderer_for(fmt).render(table, destination)
             size, digest = _size_and_sha256(path)
+            control.check()
             self._store.upload_file(path, key, fmt.content_type, file_name)
         return Artifact(
             object_key=key,
@@ -50,7 +54,7 @@ class ArtifactBuilder:
         )
 
 
-def _table_of(record: ReportRecord) -> TableData:
+def _table_of(record: ReportRecord, control: JobControl) -> TableData:
     try:
         columns = columns_from_stored(record.parameters["columns"])
         rows = record.parameters.get("rows", [])
@@ -59,9 +63,15 @@ def _table_of(record: ReportRecord) -> TableData:
     return TableData(
         title=record.title,
         columns=columns,
-        rows=typed_rows(columns, rows),
+        rows=_stoppable(typed_rows(columns, rows), control),
         generated_at=datetime.now(UTC),
     )
+
+
+def _stoppable(rows: Iterator[list[Cell]], control: JobControl) -> Iterator[list[Cell]]:
+    for row in rows:
+        control.check()
+        yield row
 
 
 def _size_and_sha256(path: Path) -> tuple[int, str]:

@@ -1,10 +1,15 @@
-"""The AMQP edge of the worker: decode a delivery, run it, then ack, reject or requeue.
+"""The AMQP edge of the worker: decode a delivery, claim it, settle the message, run it.
 
 The acknowledgement policy lives here and only here:
-- a body that is not a job message can never succeed: reject without requeue;
-- a job that ran (whatever its report outcome, already recorded in PostgreSQL): ack;
-- PostgreSQL unreachable before the outcome was recorded: requeue after a pause (so an
-  outage does not become a hot redelivery loop); another try will come.
+- a body that is not a job message can never succeed: reject it (the work queue
+  dead-letters it);
+- once the claim is committed, PostgreSQL owns the job: ack at once. A long render then
+  never meets RabbitMQ's consumer timeout, and a crash is recovered by the lease expiring
+  and the sweeper, not by redelivery;
+- not claimable (a duplicate, a late delivery, a finished request): ack, nothing to do;
+- PostgreSQL unreachable for the claim: requeue after a pause, so an outage does not
+  become a hot redelivery loop (the queue's delivery limit bounds it; a message it drops
+  is republished by the sweeper, the request still being `queued` in PostgreSQL).
 """
 
 import asyncio
@@ -21,10 +26,15 @@ REQUEUE_PAUSE_SECONDS = 1.0
 
 
 class JobConsumer:
-    """The callback given to `queue.consume`; one call per delivery, run concurrently."""
+    """The callback given to `queue.consume`; one call per delivery, run concurrently.
 
-    def __init__(self, runner: JobRunner) -> None:
+    Acked deliveries no longer count against the prefetch, so a semaphore bounds how many
+    jobs run at once.
+    """
+
+    def __init__(self, runner: JobRunner, concurrency: int) -> None:
         self._runner = runner
+        self._slots = asyncio.Semaphore(concurrency)
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
         """Handle one delivery and settle it exactly once."""
@@ -34,13 +44,14 @@ class JobConsumer:
             log.error("rejected a malformed message", extra={"error": str(exc)})
             await message.reject(requeue=False)
             return
-        try:
-            await self._runner.run(job)
-        except Exception:
-            log.exception(
-                "job could not be recorded; requeued", extra={"request_id": str(job.request_id)}
-            )
-            await asyncio.sleep(REQUEUE_PAUSE_SECONDS)
-            await message.nack(requeue=True)
-            return
-        await message.ack()
+        async with self._slots:
+            try:
+                claimed = await self._runner.claim(job)
+            except Exception:
+                log.exception("claim failed; requeued", extra={"request_id": str(job.request_id)})
+                await asyncio.sleep(REQUEUE_PAUSE_SECONDS)
+                await message.nack(requeue=True)
+                return
+            await message.ack()
+            if claimed is not None:
+                await self._runner.process(claimed)

@@ -1,25 +1,42 @@
-"""One job, start to finish: claim, build the artifact, finalise, cache.
+"""One job, start to finish: claim, build the artifact under a heartbeat, settle the outcome.
 
-Every outcome is recorded in PostgreSQL first and mirrored to the Redis status cache.
+Every outcome is recorded in PostgreSQL first, then mirrored to the Redis status cache:
+- done: the artifact is recorded, fenced by the claim;
+- a failure the retry policy retries: back to `queued` with the error and the time of the
+  next attempt visible, the job parked in the delay queue of its backoff level;
+- any other failure: `error`, and a dead letter saying why;
+- the claim lost (cancelled by its owner, or taken over after a lease expiry): nothing is
+  recorded; a cancelled request's uploaded file is removed;
+- shutdown: the job is handed back to the queue, its attempt not counted.
 A job that is not claimable (a duplicate or late delivery) does nothing.
 """
 
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
 from relatoria_shared.cache.status_cache import StatusCache
 from relatoria_shared.db.repository import ReportRepository
-from relatoria_shared.domain.errors import ErrorCode, ReportError
-from relatoria_shared.domain.report import ReportRecord, status_document
-from relatoria_shared.messaging.contract import JobMessage
+from relatoria_shared.dispatch import Dispatcher
+from relatoria_shared.domain.errors import ErrorCode, ReportError, StorageError
+from relatoria_shared.domain.report import Artifact, ReportRecord, status_document
+from relatoria_shared.domain.retry_policy import Retry, RetryPolicy
+from relatoria_shared.domain.status import ReportStatus
+from relatoria_shared.messaging.contract import DeadLetter, JobMessage
+from relatoria_shared.messaging.publisher import JobPublisher, PublishFailed
+from relatoria_shared.settings import Settings
+from relatoria_shared.storage.object_store import ObjectStore, object_key
 from relatoria_worker.artifact_builder import ArtifactBuilder
+from relatoria_worker.job_control import JobControl, JobStopped, StopReason
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class JobRunner:
@@ -28,67 +45,198 @@ class JobRunner:
     def __init__(
         self,
         *,
+        settings: Settings,
         repository: ReportRepository,
         cache: StatusCache,
         builder: ArtifactBuilder,
-        worker_id: str,
-        lease: timedelta,
+        publisher: JobPublisher,
+        store: ObjectStore,
     ) -> None:
+        self._settings = settings
         self._repository = repository
         self._cache = cache
         self._builder = builder
-        self._worker_id = worker_id
-        self._lease = lease
+        self._publisher = publisher
+        self._dispatcher = Dispatcher(publisher, repository)
+        self._store = store
+        self._policy: RetryPolicy = settings.retry_policy
+        self._lease = timedelta(seconds=settings.lease_seconds)
+        self._active: dict[uuid.UUID, JobControl] = {}
 
-    async def run(self, job: JobMessage) -> None:
-        """Process `job`. Raises only when PostgreSQL itself failed (the caller requeues)."""
-        claimed = await self._repository.claim(job.request_id, self._worker_id, self._lease)
-        context: dict[str, object] = {
-            "request_id": str(job.request_id),
-            "worker_id": self._worker_id,
-        }
+    async def claim(self, job: JobMessage) -> ReportRecord | None:
+        """Claim the job's request for this worker; None if it is not claimable."""
+        claimed = await self._repository.claim(
+            job.request_id, self._settings.worker_id, self._lease
+        )
         if claimed is None:
-            log.info("job skipped: not claimable (duplicate or finished)", extra=context)
-            return
-        context |= {"attempt": claimed.attempts, "format": claimed.format.value}
-        log.info("job started", extra=context)
-        await self._cache.put(status_document(claimed))
+            log.info(
+                "job skipped: not claimable (duplicate or finished)",
+                extra={"request_id": str(job.request_id), "worker_id": self._settings.worker_id},
+            )
+        return claimed
+
+    def stop_all(self, reason: StopReason) -> None:
+        """Tell every running job to stop at its next row."""
+        for control in self._active.values():
+            control.stop(reason)
+
+    async def process(self, claimed: ReportRecord) -> None:
+        """Run a claimed job to one recorded outcome. Never raises: what it cannot record,
+        the lease expiry and the sweeper recover."""
+        context: dict[str, object] = {
+            "request_id": str(claimed.id),
+            "worker_id": self._settings.worker_id,
+            "attempt": claimed.attempts,
+            "format": claimed.format.value,
+        }
+        control = JobControl()
+        self._active[claimed.id] = control
+        heartbeat = asyncio.create_task(self._keep_claim(claimed, control, context))
         started = time.monotonic()
         try:
-            artifact = await asyncio.to_thread(self._builder.build, claimed)
-        except ReportError as exc:
-            await self._fail(claimed, exc.code, exc.message, context)
-            return
+            log.info("job started", extra=context)
+            await self._cache.put(status_document(claimed))
+            outcome = await self._build(claimed, control)
+            context["duration_s"] = round(time.monotonic() - started, 3)
+            await self._settle(claimed, outcome, context)
         except Exception:
-            log.exception("job crashed", extra=context)
-            await self._fail(
-                claimed, ErrorCode.INTERNAL_ERROR, "an internal error stopped the report", context
+            log.exception("job outcome not recorded; its lease will expire", extra=context)
+        finally:
+            heartbeat.cancel()
+            self._active.pop(claimed.id, None)
+
+    async def _build(self, claimed: ReportRecord, control: JobControl) -> Artifact | Exception:
+        # In a thread: rendering is CPU-bound and boto3 blocks; the loop keeps heartbeating.
+        task = asyncio.create_task(asyncio.to_thread(self._builder.build, claimed, control))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self._settings.job_timeout_seconds)
+        except Exception as exc:
+            if task.done():
+                return exc
+        control.stop(StopReason.TIMEOUT)
+        try:
+            return await task  # the render stops at its next row
+        except Exception as exc:
+            return exc
+
+    async def _settle(
+        self, claimed: ReportRecord, outcome: Artifact | Exception, context: dict[str, object]
+    ) -> None:
+        if isinstance(outcome, Artifact):
+            done = await self._persist(lambda: self._repository.complete(claimed, outcome), context)
+            if done is None:
+                await self._claim_lost(claimed, context)
+                return
+            await self._cache.put(status_document(done))
+            log.info(
+                "job done",
+                extra=context | {"size_bytes": outcome.size_bytes, "rows": outcome.row_count},
             )
             return
-        done = await self._persist(lambda: self._repository.complete(claimed, artifact), context)
-        if done is None:
-            log.warning("job finished but its claim was lost; result discarded", extra=context)
+        if isinstance(outcome, JobStopped) and outcome.reason is StopReason.SHUTDOWN:
+            await self._hand_back(claimed, context)
             return
-        await self._cache.put(status_document(done))
-        log.info(
-            "job done",
-            extra=context
-            | {
-                "duration_s": round(time.monotonic() - started, 3),
-                "size_bytes": artifact.size_bytes,
-                "rows": artifact.row_count,
-            },
-        )
+        if isinstance(outcome, JobStopped) and outcome.reason is StopReason.LOST_CLAIM:
+            await self._claim_lost(claimed, context)
+            return
+        code, message = self._classify(outcome, context)
+        await self._failed(claimed, code, message, context)
 
-    async def _persist(
-        self, write: Callable[[], Awaitable[ReportRecord | None]], context: dict[str, object]
-    ) -> ReportRecord | None:
+    def _classify(self, error: Exception, context: dict[str, object]) -> tuple[ErrorCode, str]:
+        if isinstance(error, JobStopped):  # only the time limit is left
+            limit = round(self._settings.job_timeout_seconds)
+            return ErrorCode.TIMEOUT, f"the report took longer than the {limit}-second limit"
+        if isinstance(error, ReportError):
+            return error.code, error.message
+        log.error("job crashed", extra=context, exc_info=error)
+        return ErrorCode.INTERNAL_ERROR, "an internal error stopped the report"
+
+    async def _failed(
+        self, claimed: ReportRecord, code: ErrorCode, message: str, context: dict[str, object]
+    ) -> None:
+        decision = self._policy.decide(code, claimed.attempts, claimed.max_attempts)
+        context |= {"error_code": code.value, "error": message}
+        if isinstance(decision, Retry):
+            delay = timedelta(seconds=decision.delay_seconds)
+            retrying = await self._persist(
+                lambda: self._repository.schedule_retry(claimed, code, message, delay), context
+            )
+            if retrying is None:
+                await self._claim_lost(claimed, context)
+                return
+            await self._cache.put(status_document(retrying))
+            log.warning(
+                "job failed; retrying",
+                extra=context | {"retry_in_s": round(decision.delay_seconds, 2)},
+            )
+            await self._park(retrying, decision)
+            return
+        failed = await self._persist(lambda: self._repository.fail(claimed, code, message), context)
+        if failed is None:
+            await self._claim_lost(claimed, context)
+            return
+        await self._cache.put(status_document(failed))
+        log.warning("job gave up; dead-lettered", extra=context | {"reason": decision.reason})
+        try:
+            await self._publisher.publish_dead(DeadLetter.of(failed))
+        except PublishFailed as exc:
+            log.error("dead letter not published", extra=context | {"publish_error": str(exc)})
+
+    async def _park(self, record: ReportRecord, retry: Retry) -> None:
+        """Put the job in its backoff level's delay queue; if the broker does not confirm,
+        the sweeper publishes it once the delay has passed."""
+        job = JobMessage(request_id=record.id, attempt=record.attempts)
+        try:
+            await self._publisher.publish_retry(job, retry.level_seconds, retry.delay_seconds)
+        except PublishFailed as exc:
+            log.warning("retry not parked; the sweeper will publish it", extra={"error": str(exc)})
+            return
+        await self._repository.mark_published(record.id)
+
+    async def _hand_back(self, claimed: ReportRecord, context: dict[str, object]) -> None:
+        released = await self._repository.release(claimed)
+        if released is None:
+            return
+        await self._cache.put(status_document(released))
+        await self._dispatcher.dispatch(released)
+        log.info("job handed back at shutdown", extra=context)
+
+    async def _claim_lost(self, claimed: ReportRecord, context: dict[str, object]) -> None:
+        """The claim is gone. If the owner cancelled, remove what this attempt uploaded;
+        if another worker took over, leave its (same-keyed) file alone."""
+        current = await self._repository.get(claimed.id)
+        if current is None or current.status is not ReportStatus.CANCELLED:
+            log.warning("job's claim was lost to another worker; result discarded", extra=context)
+            return
+        key = object_key(self._settings.s3_key_prefix, claimed.id, claimed.format)
+        try:
+            await asyncio.to_thread(self._store.delete, key)
+        except StorageError:
+            log.warning("could not remove a cancelled report's file", extra=context)
+        log.info("job cancelled by its owner", extra=context)
+
+    async def _keep_claim(
+        self, claimed: ReportRecord, control: JobControl, context: dict[str, object]
+    ) -> None:
+        """Extend the lease every heartbeat; stop the job once the claim is gone."""
+        while True:
+            await asyncio.sleep(self._settings.heartbeat_seconds)
+            try:
+                held = await self._repository.heartbeat(claimed, self._lease)
+            except (DBAPIError, OSError) as exc:
+                log.warning("heartbeat failed", extra=context | {"error": type(exc).__name__})
+                continue
+            if not held:
+                control.stop(StopReason.LOST_CLAIM)
+                return
+
+    async def _persist(self, write: Callable[[], Awaitable[T]], context: dict[str, object]) -> T:
         """Record an outcome, retrying through a database outage while the lease allows.
 
         Giving up early would waste the finished work and leave the request `processing`
         until its lease runs out.
         """
-        deadline = time.monotonic() + self._lease.total_seconds() / 2
+        deadline = time.monotonic() + self._settings.lease_seconds / 2
         delay = 0.5
         while True:
             try:
@@ -102,11 +250,3 @@ class JobRunner:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-
-    async def _fail(
-        self, claimed: ReportRecord, code: ErrorCode, message: str, context: dict[str, object]
-    ) -> None:
-        failed = await self._persist(lambda: self._repository.fail(claimed, code, message), context)
-        log.warning("job failed", extra=context | {"error_code": code.value, "error": message})
-        if failed is not None:
-            await self._cache.put(status_document(failed))

@@ -1,76 +1,100 @@
-"""The worker process: connections, consumption, and graceful shutdown."""
+"""The worker process: connections, consumption, sweeping, and graceful shutdown."""
 
 import asyncio
 import logging
-from datetime import timedelta
 from typing import Any
 
 import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
 
 from relatoria_shared.cache.status_cache import StatusCache, create_redis
 from relatoria_shared.db.engine import create_engine
 from relatoria_shared.db.repository import ReportRepository
-from relatoria_shared.messaging.topology import Topology, declare
+from relatoria_shared.messaging.publisher import JobPublisher
+from relatoria_shared.messaging.topology import Topology, declare_for
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
 from relatoria_worker.artifact_builder import ArtifactBuilder
 from relatoria_worker.consumer import JobConsumer
+from relatoria_worker.job_control import StopReason
 from relatoria_worker.job_runner import JobRunner
+from relatoria_worker.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
+HAND_BACK_SECONDS = 10.0
+
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    """Consume jobs until `stop` is set, then drain in-flight jobs within the grace period."""
+    """Consume jobs until `stop` is set; then finish in-flight jobs within the grace period
+    and hand the rest back to the queue."""
     engine = create_engine(settings)
     redis = create_redis(settings)
     amqp = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())
     try:
-        channel = await amqp.channel()
-        # Prefetch bounds the deliveries held at once, and so the jobs run concurrently.
-        await channel.set_qos(prefetch_count=settings.worker_concurrency)
-        declared = await declare(channel, Topology(settings.amqp_namespace))
+        publishing = await amqp.channel(publisher_confirms=True)
+        declared = await declare_for(publishing, settings)
+        consuming = await amqp.channel()
+        # Prefetch holds a few deliveries ready; the consumer's semaphore bounds the jobs.
+        await consuming.set_qos(prefetch_count=settings.worker_concurrency)
+        queue = await consuming.get_queue(Topology(settings.amqp_namespace).work_queue)
+        repository = ReportRepository(engine)
+        cache = StatusCache.from_settings(redis, settings)
+        publisher = JobPublisher(declared, settings.publish_timeout_seconds)
+        store = ObjectStore(settings)
         runner = JobRunner(
-            repository=ReportRepository(engine),
-            cache=StatusCache.from_settings(redis, settings),
-            builder=ArtifactBuilder(
-                ObjectStore(settings), settings.s3_key_prefix, settings.temp_dir
-            ),
-            worker_id=settings.worker_id,
-            lease=timedelta(seconds=settings.lease_seconds),
+            settings=settings,
+            repository=repository,
+            cache=cache,
+            builder=ArtifactBuilder(store, settings.s3_key_prefix, settings.temp_dir),
+            publisher=publisher,
+            store=store,
+        )
+        sweeper = asyncio.create_task(
+            Sweeper(
+                settings=settings, repository=repository, cache=cache, publisher=publisher
+            ).run()
         )
         in_flight: set[asyncio.Task[Any]] = set()
-        job_consumer = JobConsumer(runner)
+        consumer = JobConsumer(runner, settings.worker_concurrency)
 
-        async def tracked(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        async def tracked(message: AbstractIncomingMessage) -> None:
             task = asyncio.current_task()
             assert task is not None
             in_flight.add(task)
             try:
-                await job_consumer(message)
+                await consumer(message)
             finally:
                 in_flight.discard(task)
 
-        tag = await declared.work_queue.consume(tracked)
+        tag = await queue.consume(tracked)
         log.info(
             "worker consuming",
             extra={
                 "worker_id": settings.worker_id,
-                "queue": declared.work_queue.name,
+                "queue": queue.name,
                 "concurrency": settings.worker_concurrency,
             },
         )
         await stop.wait()
         log.info("worker stopping: no new jobs", extra={"in_flight": len(in_flight)})
-        await declared.work_queue.cancel(tag)
-        if in_flight:
-            _, pending = await asyncio.wait(in_flight, timeout=settings.shutdown_grace_seconds)
-            if pending:
-                # Their messages are unacked: closing the channel hands them back to the
-                # queue, and the claim's lease lets another worker take them over.
-                log.warning("grace period over; handing back jobs", extra={"jobs": len(pending)})
+        await queue.cancel(tag)
+        await _drain(in_flight, runner, settings.shutdown_grace_seconds)
+        sweeper.cancel()
     finally:
         await amqp.close()
         await redis.aclose()
         await engine.dispose()
     log.info("worker stopped")
+
+
+async def _drain(in_flight: set[asyncio.Task[Any]], runner: JobRunner, grace: float) -> None:
+    """Let in-flight jobs finish within `grace`; stop the rest and hand them back."""
+    if not in_flight:
+        return
+    _, pending = await asyncio.wait(set(in_flight), timeout=grace)
+    if not pending:
+        return
+    log.warning("grace period over; handing jobs back", extra={"jobs": len(pending)})
+    runner.stop_all(StopReason.SHUTDOWN)
+    await asyncio.wait(pending, timeout=HAND_BACK_SECONDS)

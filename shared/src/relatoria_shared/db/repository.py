@@ -6,13 +6,14 @@ deliveries resolve in PostgreSQL: whoever's UPDATE matches wins, everyone else g
 """
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from relatoria_shared.db.tables import report_requests as t
 from relatoria_shared.domain.errors import ErrorCode
@@ -34,6 +35,7 @@ _INSERT_COLUMNS = (
     "title",
     "parameters",
     "status",
+    "max_attempts",
 )
 _INSERT = (
     insert(t)
@@ -87,6 +89,7 @@ class ReportRepository:
             "title": new.title,
             "parameters": new.parameters,
             "status": ReportStatus.QUEUED.value,
+            "max_attempts": new.max_attempts,
         }
         key = {"owner_id": new.owner_id, "idempotency_key": new.idempotency_key}
         # Twice at most: the original holder of the key may be withdrawn between our
@@ -105,17 +108,6 @@ class ReportRepository:
         """Note that the broker confirmed the request's message."""
         async with self._engine.begin() as conn:
             await conn.execute(_MARK_PUBLISHED, {"report_id": report_id})
-
-    async def discard_unpublished(self, report_id: uuid.UUID) -> None:
-        """Undo a request whose message the broker never confirmed (the client gets a 503)."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.delete(t).where(
-                    t.c.id == report_id,
-                    t.c.published_at.is_(None),
-                    t.c.status == ReportStatus.QUEUED.value,
-                )
-            )
 
     async def get(self, report_id: uuid.UUID) -> ReportRecord | None:
         """The request with this id, or None."""
@@ -147,12 +139,16 @@ class ReportRepository:
     ) -> ReportRecord | None:
         """Take the request for `worker_id`, or None if it is not claimable.
 
-        Claimable: `queued`, or `processing` whose lease has expired (its worker died).
-        Each claim counts an attempt, which also serves as the fencing token.
+        Claimable: `queued`, or `processing` whose lease has expired (its worker died)
+        while attempts remain. Each claim counts an attempt, which is also the fencing token.
         """
         claimable = sa.or_(
             t.c.status == ReportStatus.QUEUED.value,
-            sa.and_(t.c.status == ReportStatus.PROCESSING.value, t.c.lease_expires_at < _NOW),
+            sa.and_(
+                t.c.status == ReportStatus.PROCESSING.value,
+                t.c.lease_expires_at < _NOW,
+                t.c.attempts < t.c.max_attempts,
+            ),
         )
         return await self._transition(
             sa.and_(t.c.id == report_id, claimable),
@@ -188,12 +184,160 @@ class ReportRepository:
         """Mark a claimed request `error`; None if the claim is no longer held."""
         return await self._transition(
             _held_by(claimed),
+            **_failure(code, message),
             status=ReportStatus.ERROR.value,
-            error_code=code.value,
-            error_message=message[:2000],
             finished_at=_NOW,
             lease_expires_at=None,
         )
+
+    async def heartbeat(self, claimed: ReportRecord, lease: timedelta) -> bool:
+        """Extend the claim's lease; False if it is no longer held (taken over, cancelled)."""
+        statement = (
+            sa.update(t)
+            .where(_held_by(claimed))
+            .values(lease_expires_at=_NOW + lease)
+            .returning(t.c.id)
+        )
+        async with self._engine.begin() as conn:
+            return (await conn.execute(statement)).first() is not None
+
+    async def schedule_retry(
+        self, claimed: ReportRecord, code: ErrorCode, message: str, delay: timedelta
+    ) -> ReportRecord | None:
+        """Put a claimed request back to `queued` until `delay` has passed, keeping the error
+        visible; None if the claim is no longer held."""
+        return await self._transition(
+            _held_by(claimed),
+            **_failure(code, message),
+            status=ReportStatus.QUEUED.value,
+            next_attempt_at=_NOW + delay,
+            published_at=None,
+            lease_expires_at=None,
+            worker_id=None,
+        )
+
+    async def release(self, claimed: ReportRecord) -> ReportRecord | None:
+        """Hand a claimed request back unfinished (shutdown): queued again, attempt uncounted."""
+        return await self._transition(
+            _held_by(claimed),
+            status=ReportStatus.QUEUED.value,
+            attempts=t.c.attempts - 1,
+            published_at=None,
+            lease_expires_at=None,
+            worker_id=None,
+        )
+
+    async def cancel(self, report_id: uuid.UUID, owner_id: str) -> ReportRecord | None:
+        """Cancel the owner's queued, processing or done request; None if not cancellable."""
+        cancellable = [
+            ReportStatus.QUEUED.value,
+            ReportStatus.PROCESSING.value,
+            ReportStatus.DONE.value,
+        ]
+        return await self._transition(
+            sa.and_(t.c.id == report_id, t.c.owner_id == owner_id, t.c.status.in_(cancellable)),
+            status=ReportStatus.CANCELLED.value,
+            error_code=ErrorCode.CANCELLED.value,
+            error_message="cancelled by its owner",
+            finished_at=_NOW,
+            lease_expires_at=None,
+            **dict.fromkeys(_ARTIFACT_COLUMNS),
+        )
+
+    async def replay(self, report_id: uuid.UUID) -> ReportRecord | None:
+        """Give an `error` request a fresh round of attempts; None unless it was `error`."""
+        return await self._transition(
+            sa.and_(t.c.id == report_id, t.c.status == ReportStatus.ERROR.value),
+            status=ReportStatus.QUEUED.value,
+            attempts=0,
+            error_code=None,
+            error_message=None,
+            next_attempt_at=None,
+            published_at=None,
+            finished_at=None,
+            first_failed_at=None,
+            last_failed_at=None,
+        )
+
+    async def sweep_expired_leases(
+        self, limit: int, lost_message: str
+    ) -> tuple[list[ReportRecord], list[ReportRecord]]:
+        """Take back `processing` requests whose worker stopped heartbeating.
+
+        Returns (requeued, failed): those with attempts left go back to `queued` (to be
+        published), the others end as `error`. Rows other sweepers hold are skipped.
+        """
+        expired = (
+            sa.select(t.c.id, t.c.attempts, t.c.max_attempts)
+            .where(t.c.status == ReportStatus.PROCESSING.value, t.c.lease_expires_at < _NOW)
+            .order_by(t.c.lease_expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        failure = _failure(ErrorCode.INTERNAL_ERROR, lost_message)
+        async with self._engine.begin() as conn:
+            rows = (await conn.execute(expired)).all()
+            retry = [r.id for r in rows if r.attempts < r.max_attempts]
+            give_up = [r.id for r in rows if r.attempts >= r.max_attempts]
+            requeued = await _update_many(
+                conn,
+                retry,
+                **failure,
+                status=ReportStatus.QUEUED.value,
+                published_at=None,
+                lease_expires_at=None,
+                worker_id=None,
+            )
+            failed = await _update_many(
+                conn,
+                give_up,
+                **failure,
+                status=ReportStatus.ERROR.value,
+                finished_at=_NOW,
+                lease_expires_at=None,
+            )
+        return requeued, failed
+
+    async def publish_due(
+        self,
+        limit: int,
+        *,
+        grace: timedelta,
+        republish_after: timedelta,
+        publish: Callable[[ReportRecord], Awaitable[bool]],
+    ) -> int:
+        """Publish `queued` requests that need it, under row locks other sweepers skip.
+
+        Due: never confirmed published (and older than `grace`, so a BFF mid-publish is
+        left alone) once any retry delay has passed; or published but still not picked up
+        `republish_after` later (the broker may have lost the message). Duplicates are
+        harmless: claims are idempotent. Returns how many were published.
+        """
+        now = sa.func.now()
+        due_at = sa.func.greatest(t.c.published_at, sa.func.coalesce(t.c.next_attempt_at, now))
+        never_published = sa.and_(
+            t.c.published_at.is_(None),
+            t.c.updated_at < now - grace,
+            sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now),
+        )
+        lost = sa.and_(t.c.published_at.is_not(None), due_at < now - republish_after)
+        query = (
+            sa.select(t)
+            .where(t.c.status == ReportStatus.QUEUED.value, sa.or_(never_published, lost))
+            .order_by(t.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        published: list[uuid.UUID] = []
+        async with self._engine.begin() as conn:
+            for row in (await conn.execute(query)).mappings().all():
+                if await publish(_record(row)):
+                    published.append(row["id"])
+            if published:
+                await conn.execute(
+                    sa.update(t).where(t.c.id.in_(published)).values(published_at=now)
+                )
+        return len(published)
 
     async def _transition(self, condition: Any, **values: Any) -> ReportRecord | None:
         statement = (
@@ -205,6 +349,41 @@ class ReportRepository:
         async with self._engine.begin() as conn:
             row = (await conn.execute(statement)).mappings().first()
         return None if row is None else _record(row)
+
+
+_ARTIFACT_COLUMNS = (
+    "object_key",
+    "content_type",
+    "file_name",
+    "size_bytes",
+    "sha256",
+    "row_count",
+    "page_count",
+)
+
+
+def _failure(code: ErrorCode, message: str) -> dict[str, Any]:
+    """The columns every failure sets: the error, and when failures started and last hit."""
+    return {
+        "error_code": code.value,
+        "error_message": message[:2000],
+        "first_failed_at": sa.func.coalesce(t.c.first_failed_at, _NOW),
+        "last_failed_at": _NOW,
+    }
+
+
+async def _update_many(
+    conn: AsyncConnection, ids: list[uuid.UUID], **values: Any
+) -> list[ReportRecord]:
+    if not ids:
+        return []
+    statement = (
+        sa.update(t)
+        .where(t.c.id.in_(ids))
+        .values(**values, updated_at=_NOW, version=t.c.version + 1)
+        .returning(*t.c)
+    )
+    return [_record(row) for row in (await conn.execute(statement)).mappings().all()]
 
 
 def _held_by(claimed: ReportRecord) -> Any:
@@ -254,5 +433,7 @@ def _record(row: Any) -> ReportRecord:
         started_at=row["started_at"],
         finished_at=row["finished_at"],
         expires_at=row["expires_at"],
+        first_failed_at=row["first_failed_at"],
+        last_failed_at=row["last_failed_at"],
         artifact=artifact,
     )

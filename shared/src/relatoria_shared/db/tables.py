@@ -57,6 +57,8 @@ report_requests = sa.Table(
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("expires_at", sa.DateTime(timezone=True)),
+    sa.Column("first_failed_at", sa.DateTime(timezone=True)),
+    sa.Column("last_failed_at", sa.DateTime(timezone=True)),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.CheckConstraint(_one_of("status", [s.value for s in ReportStatus]), name="status"),
     sa.CheckConstraint(_one_of("format", [f.value for f in ReportFormat]), name="format"),

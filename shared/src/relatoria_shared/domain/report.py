@@ -21,6 +21,7 @@ class NewReport:
     parameters: dict[str, Any]
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
+    max_attempts: int = 5
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class ReportRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     expires_at: datetime | None = None
+    first_failed_at: datetime | None = None
+    last_failed_at: datetime | None = None
     artifact: Artifact | None = None
 
 
@@ -107,6 +110,8 @@ def status_document(record: ReportRecord) -> dict[str, Any]:
         "startedAt": _iso(record.started_at),
         "finishedAt": _iso(record.finished_at),
         "nextAttemptAt": _iso(record.next_attempt_at),
+        "firstFailedAt": _iso(record.first_failed_at),
+        "lastFailedAt": _iso(record.last_failed_at),
         "expiresAt": _iso(record.expires_at),
         "result": None
         if artifact is None

@@ -1,11 +1,11 @@
-"""Publishing job messages with publisher confirms."""
+"""Publishing with publisher confirms: jobs, retries after a delay, and dead letters."""
 
 from aio_pika import DeliveryMode, Message
 from aio_pika.abc import AbstractExchange
 from pamqp.commands import Basic
 
-from relatoria_shared.messaging.contract import CONTENT_TYPE, JobMessage
-from relatoria_shared.messaging.topology import WORK_ROUTING_KEY
+from relatoria_shared.messaging.contract import CONTENT_TYPE, DeadLetter, JobMessage
+from relatoria_shared.messaging.topology import WORK_ROUTING_KEY, DeclaredTopology
 
 
 class PublishFailed(Exception):  # noqa: N818 - reads as the event it is
@@ -13,26 +13,52 @@ class PublishFailed(Exception):  # noqa: N818 - reads as the event it is
 
 
 class JobPublisher:
-    """Publishes persistent job messages and waits for the broker's confirmation."""
+    """Publishes persistent messages and returns only once the broker confirmed them."""
 
-    def __init__(self, exchange: AbstractExchange, timeout_seconds: float) -> None:
-        self._exchange = exchange
+    def __init__(self, declared: DeclaredTopology, timeout_seconds: float) -> None:
+        self._declared = declared
         self._timeout = timeout_seconds
 
     async def publish(self, job: JobMessage) -> None:
-        """Publish `job`; return only once the broker has confirmed it, else raise."""
+        """Queue `job` for the workers now."""
+        await self._send(self._declared.work_exchange, WORK_ROUTING_KEY, _message(job))
+
+    async def publish_retry(
+        self, job: JobMessage, level_seconds: float, delay_seconds: float
+    ) -> None:
+        """Queue `job` for the workers after `delay_seconds`, via the level's delay queue."""
+        message = _message(job, expiration_seconds=delay_seconds)
+        routing_key = self._declared.topology.retry_queue(level_seconds)
+        await self._send(self._declared.retry_exchange, routing_key, message)
+
+    async def publish_dead(self, letter: DeadLetter) -> None:
+        """File `letter` in the dead-letter queue."""
         message = Message(
-            job.encode(),
+            letter.encode(),
             content_type=CONTENT_TYPE,
             delivery_mode=DeliveryMode.PERSISTENT,
-            message_id=f"{job.request_id}:{job.attempt}",
+            headers=letter.headers(),
+            message_id=f"dead:{letter.request_id}",
         )
+        await self._send(self._declared.dead_exchange, "", message)
+
+    async def _send(self, exchange: AbstractExchange, routing_key: str, message: Message) -> None:
         try:
-            confirmation = await self._exchange.publish(
-                message, routing_key=WORK_ROUTING_KEY, mandatory=True, timeout=self._timeout
+            confirmation = await exchange.publish(
+                message, routing_key=routing_key, mandatory=True, timeout=self._timeout
             )
         except Exception as exc:
             raise PublishFailed(f"{type(exc).__name__}: {exc}") from exc
         # A mandatory message no queue accepted comes back as a Basic.Return.
         if not isinstance(confirmation, Basic.Ack):
             raise PublishFailed(f"message was not routed ({type(confirmation).__name__})")
+
+
+def _message(job: JobMessage, expiration_seconds: float | None = None) -> Message:
+    return Message(
+        job.encode(),
+        content_type=CONTENT_TYPE,
+        delivery_mode=DeliveryMode.PERSISTENT,
+        message_id=f"{job.request_id}:{job.attempt}",
+        expiration=None if expiration_seconds is None else max(0.001, expiration_seconds),
+    )

@@ -1,13 +1,24 @@
 """The one place that names and declares relatoria's RabbitMQ topology.
 
+- `<ns>.work`: a direct exchange and a durable quorum queue the workers consume; its
+  delivery limit dead-letters a message that keeps coming back unacked (a poison message).
+- `<ns>.retry`: a direct exchange and one delay queue per backoff level, named by its
+  delay (`<ns>.retry.2000ms`); a message waits there for the queue's TTL (or its own,
+  shorter one: jitter), then is dead-lettered back to the work exchange.
+- `<ns>.dead`: a fanout exchange and a durable quorum queue holding terminal failures.
+
 Every name derives from a namespace (a setting), so tests and several deployments can
-share a broker without touching each other's queues.
+share a broker without touching each other's queues. Delay queues are named by their
+delay, so changing the backoff settings declares new queues instead of conflicting with
+the arguments of old ones.
 """
 
 from dataclasses import dataclass
 
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+
+from relatoria_shared.settings import Settings
 
 WORK_ROUTING_KEY = "report"
 
@@ -20,31 +31,110 @@ class Topology:
 
     @property
     def work_exchange(self) -> str:
-        """The durable direct exchange report jobs are published to."""
+        """The direct exchange report jobs are published to."""
         return f"{self.namespace}.work"
 
     @property
     def work_queue(self) -> str:
-        """The durable quorum queue workers consume."""
+        """The quorum queue workers consume."""
         return f"{self.namespace}.work"
+
+    @property
+    def retry_exchange(self) -> str:
+        """The direct exchange that routes a retry to its delay queue."""
+        return f"{self.namespace}.retry"
+
+    def retry_queue(self, delay_seconds: float) -> str:
+        """The delay queue of one backoff level; also its routing key."""
+        return f"{self.namespace}.retry.{_millis(delay_seconds)}ms"
+
+    @property
+    def dead_exchange(self) -> str:
+        """The fanout exchange terminal failures are published to."""
+        return f"{self.namespace}.dead"
+
+    @property
+    def dead_queue(self) -> str:
+        """The queue holding dead letters until replayed."""
+        return f"{self.namespace}.dead"
 
 
 @dataclass(frozen=True)
 class DeclaredTopology:
-    """Handles on the declared exchange and queue of one channel."""
+    """Handles on one channel's declared exchanges and queues."""
 
+    topology: Topology
     work_exchange: AbstractExchange
     work_queue: AbstractQueue
+    retry_exchange: AbstractExchange
+    dead_exchange: AbstractExchange
+    dead_queue: AbstractQueue
 
 
-async def declare(channel: AbstractChannel, topology: Topology) -> DeclaredTopology:
-    """Declare (idempotently) the exchange, the work queue and their binding."""
-    exchange = await channel.declare_exchange(
+def _millis(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+async def declare(
+    channel: AbstractChannel,
+    topology: Topology,
+    *,
+    retry_levels: list[float],
+    delivery_limit: int,
+) -> DeclaredTopology:
+    """Declare (idempotently) every exchange, queue and binding of `topology`."""
+    dead_exchange = await channel.declare_exchange(
+        topology.dead_exchange, ExchangeType.FANOUT, durable=True
+    )
+    dead_queue = await channel.declare_queue(
+        topology.dead_queue, durable=True, arguments={"x-queue-type": "quorum"}
+    )
+    await dead_queue.bind(dead_exchange)
+
+    work_exchange = await channel.declare_exchange(
         topology.work_exchange, ExchangeType.DIRECT, durable=True
     )
-    # Quorum: replicated, durable, and delivery-counted (poison-message backstop).
-    queue = await channel.declare_queue(
-        topology.work_queue, durable=True, arguments={"x-queue-type": "quorum"}
+    work_queue = await channel.declare_queue(
+        topology.work_queue,
+        durable=True,
+        arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": delivery_limit,
+            "x-dead-letter-exchange": topology.dead_exchange,
+        },
     )
-    await queue.bind(exchange, routing_key=WORK_ROUTING_KEY)
-    return DeclaredTopology(work_exchange=exchange, work_queue=queue)
+    await work_queue.bind(work_exchange, routing_key=WORK_ROUTING_KEY)
+
+    retry_exchange = await channel.declare_exchange(
+        topology.retry_exchange, ExchangeType.DIRECT, durable=True
+    )
+    for delay in retry_levels:
+        name = topology.retry_queue(delay)
+        queue = await channel.declare_queue(
+            name,
+            durable=True,
+            arguments={
+                "x-message-ttl": _millis(delay),
+                "x-dead-letter-exchange": topology.work_exchange,
+                "x-dead-letter-routing-key": WORK_ROUTING_KEY,
+            },
+        )
+        await queue.bind(retry_exchange, routing_key=name)
+    return DeclaredTopology(
+        topology=topology,
+        work_exchange=work_exchange,
+        work_queue=work_queue,
+        retry_exchange=retry_exchange,
+        dead_exchange=dead_exchange,
+        dead_queue=dead_queue,
+    )
+
+
+async def declare_for(channel: AbstractChannel, settings: Settings) -> DeclaredTopology:
+    """Declare the topology the settings describe."""
+    return await declare(
+        channel,
+        Topology(settings.amqp_namespace),
+        retry_levels=settings.retry_policy.levels(),
+        delivery_limit=settings.delivery_limit,
+    )

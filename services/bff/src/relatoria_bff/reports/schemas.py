@@ -70,7 +70,11 @@ class ReportStatusRead(BaseModel):
     updatedAt: str  # noqa: N815
     startedAt: str | None  # noqa: N815
     finishedAt: str | None  # noqa: N815
-    nextAttemptAt: str | None  # noqa: N815
+    nextAttemptAt: str | None = Field(  # noqa: N815
+        description="While waiting to be retried: when the next attempt is due."
+    )
+    firstFailedAt: str | None  # noqa: N815
+    lastFailedAt: str | None  # noqa: N815
     expiresAt: str | None  # noqa: N815
     result: ReportResult | None
     downloadUrl: str | None = Field(  # noqa: N815

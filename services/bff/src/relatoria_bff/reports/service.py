@@ -8,7 +8,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from relatoria_bff.bootstrap import Resources
@@ -16,6 +16,7 @@ from relatoria_bff.errors import ApiError, not_found
 from relatoria_bff.reports.schemas import ReportCreate
 from relatoria_shared.db.repository import PageCursor
 from relatoria_shared.domain.catalog import ValidatedRequest, validate_request
+from relatoria_shared.domain.errors import StorageError
 from relatoria_shared.domain.report import (
     INTERNAL_STATUS_KEYS,
     NewReport,
@@ -24,8 +25,7 @@ from relatoria_shared.domain.report import (
 )
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.domain.table import TableLimits
-from relatoria_shared.messaging.contract import JobMessage
-from relatoria_shared.messaging.publisher import PublishFailed
+from relatoria_shared.storage.object_store import object_key
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +61,20 @@ async def submit_report(
             parameters=valid.parameters,
             idempotency_key=idempotency_key,
             request_fingerprint=body_digest if idempotency_key else None,
+            max_attempts=resources.settings.max_attempts,
         )
     )
     if not created:
-        await _replay(resources, record, body_digest)
+        if record.request_fingerprint != body_digest:
+            raise ApiError(
+                422,
+                "IDEMPOTENCY_KEY_REUSED",
+                "this Idempotency-Key was already used with a different request body",
+            )
+        # Recorded is accepted: if its publish is still pending, the sweeper finishes it.
         return Submission(record=record, replayed=True)
-    await _publish(resources, record)
+    # Recorded is accepted: unconfirmed, the workers' sweeper publishes it later.
+    await resources.dispatcher.dispatch(record)
     await resources.cache.put(status_document(record))
     log.info(
         "report accepted",
@@ -85,49 +93,35 @@ def _validate_and_digest(body: ReportCreate, limits: TableLimits) -> tuple[Valid
     return valid, fingerprint(body)
 
 
-async def _replay(resources: Resources, original: ReportRecord, body_digest: str) -> None:
-    """Check that a reused key may replay `original`; finish publishing it if need be."""
-    if original.request_fingerprint != body_digest:
-        raise ApiError(
-            422,
-            "IDEMPOTENCY_KEY_REUSED",
-            "this Idempotency-Key was already used with a different request body",
-        )
-    if original.published_at is not None:
-        return
-    stale_after = timedelta(seconds=2 * resources.settings.publish_timeout_seconds + 1)
-    if datetime.now(UTC) - original.created_at < stale_after:
-        # The first request with this key is still being accepted (IETF draft: 409).
-        raise ApiError(
-            409,
-            "IDEMPOTENCY_KEY_IN_USE",
-            "a request with this Idempotency-Key is still being accepted; retry shortly",
-            headers={"Retry-After": "1"},
-        )
-    # Its BFF died between commit and publish: this retry completes the hand-off.
-    await _publish(resources, original)
+async def cancel_report(*, resources: Resources, owner_id: str, report_id: str) -> dict[str, Any]:
+    """Cancel one of the caller's reports and remove its file, if any.
 
-
-async def _publish(resources: Resources, record: ReportRecord) -> None:
-    """Publish the job with confirms, then note it; withdraw the request if unconfirmed."""
+    Queued and running reports stop (a running worker notices at its next heartbeat);
+    a finished report's file is deleted. Cancelling twice is harmless.
+    """
+    rid = _parse_id(report_id)
+    cancelled = await resources.repository.cancel(rid, owner_id)
+    if cancelled is None:
+        current = await resources.repository.get(rid)
+        if current is None or current.owner_id != owner_id:
+            raise not_found()
+        if current.status is not ReportStatus.CANCELLED:
+            raise ApiError(
+                409,
+                "REPORT_NOT_CANCELLABLE",
+                f"a report that is {current.status.value} cannot be cancelled",
+                extra={"status": current.status.value},
+            )
+        return await present(resources, status_document(current))
+    key = object_key(resources.settings.s3_key_prefix, rid, cancelled.format)
     try:
-        await resources.publisher.publish(JobMessage(request_id=record.id))
-    except PublishFailed as exc:
-        # Nothing was confirmed, so take the request back: the client is told to retry
-        # and no orphan row is left behind.
-        log.error("publish failed", extra={"request_id": str(record.id), "error": str(exc)})
-        await resources.repository.discard_unpublished(record.id)
-        raise ApiError(
-            503,
-            "BROKER_UNAVAILABLE",
-            "the report queue is unavailable; retry shortly (with the same Idempotency-Key)",
-            headers={"Retry-After": "5"},
-        ) from None
-    try:
-        await resources.repository.mark_published(record.id)
-    except Exception:
-        # The job is queued and will run; failing the request now would invite a duplicate.
-        log.exception("could not note a confirmed publish", extra={"request_id": str(record.id)})
+        await asyncio.to_thread(resources.store.delete, key)
+    except StorageError:
+        log.warning("artifact of a cancelled report not deleted", extra={"request_id": str(rid)})
+    document = status_document(cancelled)
+    await resources.cache.put(document)
+    log.info("report cancelled", extra={"request_id": str(rid), "owner_id": owner_id})
+    return await present(resources, document)
 
 
 async def read_status(*, resources: Resources, owner_id: str, report_id: str) -> dict[str, Any]:

@@ -98,6 +98,12 @@ async def get_report(resources: Deps, owner: Owner, report_id: str) -> dict[str,
     return await service.read_status(resources=resources, owner_id=owner, report_id=report_id)
 
 
+@router.delete("/v1/reports/{report_id}", response_model=ReportStatusRead)
+async def cancel_report(resources: Deps, owner: Owner, report_id: str) -> dict[str, Any]:
+    """Cancel a queued or running report, or delete a finished one's file; `409` otherwise."""
+    return await service.cancel_report(resources=resources, owner_id=owner, report_id=report_id)
+
+
 @router.get("/v1/reports/{report_id}/download", status_code=302, response_class=RedirectResponse)
 async def download_report(resources: Deps, owner: Owner, report_id: str) -> RedirectResponse:
     """Redirect to a fresh presigned URL of the file; `409` until the report is done."""

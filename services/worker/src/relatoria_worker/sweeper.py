@@ -1,0 +1,78 @@
+"""The sweeper: closes the gaps between PostgreSQL and RabbitMQ. Safe in every worker.
+
+Each pass, under row locks other sweepers skip (`FOR UPDATE SKIP LOCKED`):
+- `processing` requests whose lease expired (their worker died) go back to `queued` and
+  are published again, or end as `error` and are dead-lettered once out of attempts;
+- `queued` requests whose publish was never confirmed (the BFF committed, then crashed or
+  lost RabbitMQ), or whose message seems lost, are published.
+"""
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from relatoria_shared.cache.status_cache import StatusCache
+from relatoria_shared.db.repository import ReportRepository
+from relatoria_shared.dispatch import Dispatcher
+from relatoria_shared.domain.report import status_document
+from relatoria_shared.messaging.contract import DeadLetter
+from relatoria_shared.messaging.publisher import JobPublisher, PublishFailed
+from relatoria_shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+WORKER_LOST = "the worker running this report stopped (a crash, or out of memory)"
+
+
+class Sweeper:
+    """One worker's share of the sweeping."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        repository: ReportRepository,
+        cache: StatusCache,
+        publisher: JobPublisher,
+    ) -> None:
+        self._settings = settings
+        self._repository = repository
+        self._cache = cache
+        self._publisher = publisher
+        self._dispatcher = Dispatcher(publisher, repository)
+
+    async def run(self) -> None:
+        """Sweep every `sweep_interval_seconds` until cancelled; failures are logged."""
+        while True:
+            try:
+                await self.sweep_once()
+            except Exception:
+                log.exception("sweep failed")
+            await asyncio.sleep(self._settings.sweep_interval_seconds)
+
+    async def sweep_once(self) -> dict[str, int]:
+        """One pass; returns what it did (requeued, failed, published)."""
+        requeued, failed = await self._repository.sweep_expired_leases(BATCH, WORKER_LOST)
+        for record in requeued:
+            await self._cache.put(status_document(record))
+            await self._dispatcher.dispatch(record)
+        for record in failed:
+            await self._cache.put(status_document(record))
+            try:
+                await self._publisher.publish_dead(DeadLetter.of(record))
+            except PublishFailed as exc:
+                log.error(
+                    "dead letter not published",
+                    extra={"request_id": str(record.id), "error": str(exc)},
+                )
+        published = await self._repository.publish_due(
+            BATCH,
+            grace=timedelta(seconds=self._settings.publish_grace_seconds),
+            republish_after=timedelta(seconds=self._settings.republish_after_seconds),
+            publish=self._dispatcher.publish,
+        )
+        done = {"requeued": len(requeued), "failed": len(failed), "published": published}
+        if any(done.values()):
+            log.info("sweep", extra=done)
+        return done
