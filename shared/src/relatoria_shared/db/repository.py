@@ -314,7 +314,8 @@ class ReportRepository:
         harmless: claims are idempotent. Returns how many were published.
         """
         now = sa.func.now()
-        due_at = sa.func.greatest(t.c.published_at, sa.func.coalesce(t.c.next_attempt_at, now))
+        # PostgreSQL's GREATEST skips NULLs: the later of publish time and retry due time.
+        due_at = sa.func.greatest(t.c.published_at, t.c.next_attempt_at)
         never_published = sa.and_(
             t.c.published_at.is_(None),
             t.c.updated_at < now - grace,

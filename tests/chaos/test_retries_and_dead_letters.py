@@ -1,0 +1,106 @@
+"""A request that always fails retryably: backoff levels, then error and a dead letter;
+replay brings it back and, once the fault is gone, it completes."""
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import datetime
+
+import aio_pika
+import httpx
+import pytest
+
+from relatoria_shared.messaging.contract import DeadLetter
+from relatoria_shared.messaging.topology import Topology
+from tests.support.api import table_request
+from tests.support.cluster import TERMINAL, Cluster, post, status_of, wait_status
+
+pytestmark = pytest.mark.chaos
+
+
+def admin(cluster: Cluster, *args: str) -> str:
+    """Run `relatoria-admin` against the cluster, as an operator would."""
+    result = subprocess.run(
+        [sys.executable, "-m", "relatoria_worker.admin", *args],
+        env={**os.environ, **cluster.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
+
+
+async def dead_letters(cluster: Cluster) -> list[DeadLetter]:
+    connection = await aio_pika.connect(cluster.settings.amqp_url.get_secret_value())
+    letters = []
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(Topology(cluster.settings.amqp_namespace).dead_queue)
+        while (message := await queue.get(no_ack=False, fail=False)) is not None:
+            letters.append(DeadLetter.decode(message.body, dict(message.headers)))
+    return letters  # unacked: back in the queue once the channel closes
+
+
+async def test_retryable_failure_backs_off_dead_letters_and_replays(
+    cluster: Cluster, client: httpx.AsyncClient
+) -> None:
+    missing = f"{cluster.settings.s3_bucket}-later"
+    cluster.start_worker(RELATORIA_S3_BUCKET=missing)  # every upload fails: STORAGE_ERROR
+    rid = await post(client, table_request("csv", [["a", 1, 1.0, True, None, None]]))
+
+    seen_waiting = None
+    while True:
+        document = await status_of(client, rid)
+        if document["status"] == "queued" and document["attempts"] >= 1 and seen_waiting is None:
+            seen_waiting = document
+        if document["status"] in TERMINAL:
+            break
+        await asyncio.sleep(0.02)
+    # While waiting for its next attempt it said so: still queued, error and time visible.
+    assert seen_waiting is not None
+    assert seen_waiting["errorCode"] == "STORAGE_ERROR"
+    assert seen_waiting["nextAttemptAt"] is not None
+    assert document["status"] == "error"
+    assert document["attempts"] == cluster.settings.max_attempts
+    assert document["errorCode"] == "STORAGE_ERROR"
+    assert document["errorMessage"] == "the report file could not be stored"
+    # It waited through every backoff level (0.3 s, then 0.6 s; jitter takes at most 20 %).
+    waited = datetime.fromisoformat(document["lastFailedAt"]) - datetime.fromisoformat(
+        document["firstFailedAt"]
+    )
+    assert waited.total_seconds() >= (0.3 + 0.6) * 0.8
+
+    (letter,) = [d for d in await dead_letters(cluster) if str(d.request_id) == rid]
+    assert (letter.error_code, letter.attempts) == ("STORAGE_ERROR", cluster.settings.max_attempts)
+    assert letter.first_failed_at
+    assert letter.last_failed_at
+    assert rid in admin(cluster, "dead-letters", "list")
+
+    cluster.s3().create_bucket(Bucket=missing)  # the fault is gone
+    assert "replayed 1" in admin(cluster, "dead-letters", "replay", "--id", rid)
+    done = await wait_status(client, rid, TERMINAL, seconds=30)
+    assert done["status"] == "done"
+    assert done["attempts"] == 1  # a fresh round of attempts
+    assert "replayed 0" in admin(cluster, "dead-letters", "replay", "--all")  # idempotent
+    assert [d for d in await dead_letters(cluster) if str(d.request_id) == rid] == []
+
+
+async def test_a_poison_message_is_dead_lettered_not_looped(cluster: Cluster) -> None:
+    cluster.start_worker()
+    topology = Topology(cluster.settings.amqp_namespace)
+    connection = await aio_pika.connect(cluster.settings.amqp_url.get_secret_value())
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(topology.work_exchange)
+        await exchange.publish(aio_pika.Message(b"\x00 not a job"), routing_key="report")
+        dead = await channel.get_queue(topology.dead_queue)
+        for _ in range(100):
+            declared = await channel.declare_queue(topology.dead_queue, passive=True)
+            if declared.declaration_result.message_count >= 1:
+                break
+            await asyncio.sleep(0.05)
+        message = await dead.get(no_ack=True, fail=True)
+        assert message is not None
+        assert message.body == b"\x00 not a job"

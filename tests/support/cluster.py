@@ -1,0 +1,119 @@
+"""A BFF and any number of workers as real processes, on a namespace of their own."""
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+from relatoria_shared.settings import Settings
+from tests.support.api import bearer
+from tests.support.processes import RunningProcess, start, wait_for_log, wait_ready
+from tests.support.services import free_port
+
+TERMINAL = {"done", "error", "cancelled", "expired"}
+
+
+@dataclass
+class Cluster:
+    """Processes sharing one AMQP namespace; workers come and go as a test decides."""
+
+    settings: Settings
+    env: dict[str, str]
+    base_url: str
+    logs: Path
+    bff: RunningProcess
+    workers: dict[str, RunningProcess] = field(default_factory=dict)
+    _started: int = 0
+
+    def start_worker(self, **overrides: str) -> str:
+        """Start one more worker process; returns its name (also its worker id)."""
+        self._started += 1
+        name = f"worker-{self._started}"
+        env = self.env | {"RELATORIA_WORKER_ID": name} | overrides
+        process = start("relatoria_worker.main", env, self.logs / f"{name}.log")
+        wait_for_log(process, "worker consuming")
+        self.workers[name] = process
+        return name
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a worker, as the OOM killer would."""
+        self.workers.pop(name).kill()
+
+    def stop_all(self) -> None:
+        """Stop every process of the cluster."""
+        for process in self.workers.values():
+            process.stop()
+        self.workers.clear()
+        self.bff.stop()
+
+    def s3_keys(self, report_id: str) -> list[str]:
+        """The objects stored for one request."""
+        listed = self.s3().list_objects_v2(
+            Bucket=self.settings.s3_bucket, Prefix=f"{self.settings.s3_key_prefix}{report_id}"
+        )
+        return [o["Key"] for o in listed.get("Contents", [])]
+
+    def s3(self) -> Any:
+        """A boto3 client on the cluster's object store."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.settings.s3_endpoint_url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name=self.settings.s3_region,
+        )
+
+
+def start_cluster(settings: Settings, env: dict[str, str], logs: Path) -> Cluster:
+    """A BFF on a fresh namespace; no workers yet."""
+    namespace = f"{settings.amqp_namespace}-{uuid.uuid4().hex[:6]}"
+    port = free_port()
+    env = env | {"RELATORIA_AMQP_NAMESPACE": namespace, "RELATORIA_BFF_PORT": str(port)}
+    cluster_settings = settings.model_copy(update={"amqp_namespace": namespace})
+    bff = start("relatoria_bff.main", env, logs / "bff.log")
+    base_url = f"http://127.0.0.1:{port}"
+    wait_ready(f"{base_url}/readyz", bff)
+    return Cluster(settings=cluster_settings, env=env, base_url=base_url, logs=logs, bff=bff)
+
+
+async def post(client: httpx.AsyncClient, body: dict[str, Any], owner: str = "chaos") -> str:
+    """POST a report; its request id."""
+    response = await client.post("/v1/reports", json=body, headers=bearer(owner))
+    assert response.status_code == 201, response.text
+    request_id: str = response.json()["requestId"]
+    return request_id
+
+
+async def status_of(
+    client: httpx.AsyncClient, report_id: str, owner: str = "chaos"
+) -> dict[str, Any]:
+    """The status document."""
+    response = await client.get(f"/v1/reports/{report_id}", headers=bearer(owner))
+    response.raise_for_status()
+    document: dict[str, Any] = response.json()
+    return document
+
+
+async def wait_status(
+    client: httpx.AsyncClient,
+    report_id: str,
+    statuses: set[str],
+    seconds: float = 60,
+    owner: str = "chaos",
+) -> dict[str, Any]:
+    """Poll until the report's status is one of `statuses`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        document = await status_of(client, report_id, owner)
+        if document["status"] in statuses:
+            return document
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"{report_id} still {document['status']} after {seconds}s: {document}"
+            )
+        await asyncio.sleep(0.05)

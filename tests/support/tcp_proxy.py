@@ -1,0 +1,72 @@
+"""A TCP proxy on loopback that can cut every connection through it, for fault tests."""
+
+import asyncio
+import threading
+from contextlib import suppress
+
+from tests.support.services import free_port
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:<port> to a target; `cut()` drops all current connections."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.port = free_port()
+        self._target = (target_host, target_port)
+        self._loop = asyncio.new_event_loop()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._server: asyncio.Server | None = None
+
+    def start(self) -> "TcpProxy":
+        """Listen in a background thread."""
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def cut(self) -> int:
+        """Close every open connection (both sides); new ones are still accepted."""
+        future = asyncio.run_coroutine_threadsafe(self._cut(), self._loop)
+        return future.result(5)
+
+    def stop(self) -> None:
+        """Cut everything and stop listening."""
+        self.cut()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._accept, "127.0.0.1", self.port)
+        )
+        self._ready.set()
+        self._loop.run_forever()
+        self._server.close()
+        self._loop.run_until_complete(self._server.wait_closed())
+        self._loop.close()
+
+    async def _cut(self) -> int:
+        writers = list(self._writers)
+        for writer in writers:
+            writer.transport.abort()
+        self._writers.clear()
+        return len(writers)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with suppress(OSError, asyncio.IncompleteReadError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        self._writers.discard(writer)
+        writer.transport.abort()
