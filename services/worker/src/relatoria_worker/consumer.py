@@ -35,6 +35,11 @@ class JobConsumer:
     def __init__(self, runner: JobRunner, concurrency: int) -> None:
         self._runner = runner
         self._slots = asyncio.Semaphore(concurrency)
+        self._closing = False
+
+    def close(self) -> None:
+        """Stop starting jobs: deliveries still waiting for a slot go back to the queue."""
+        self._closing = True
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
         """Handle one delivery and settle it exactly once."""
@@ -45,6 +50,9 @@ class JobConsumer:
             await message.reject(requeue=False)
             return
         async with self._slots:
+            if self._closing:
+                await message.nack(requeue=True)
+                return
             try:
                 claimed = await self._runner.claim(job)
             except Exception:

@@ -144,8 +144,8 @@ class JobRunner:
 
     def _classify(self, error: Exception, context: dict[str, object]) -> tuple[ErrorCode, str]:
         if isinstance(error, JobStopped):  # only the time limit is left
-            limit = round(self._settings.job_timeout_seconds)
-            return ErrorCode.TIMEOUT, f"the report took longer than the {limit}-second limit"
+            limit = self._settings.job_timeout_seconds
+            return ErrorCode.TIMEOUT, f"the report took longer than the {limit:g}-second limit"
         if isinstance(error, ReportError):
             return error.code, error.message
         log.error("job crashed", extra=context, exc_info=error)

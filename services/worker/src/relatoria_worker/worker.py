@@ -79,6 +79,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await stop.wait()
         log.info("worker stopping: no new jobs", extra={"in_flight": len(in_flight)})
         await queue.cancel(tag)
+        consumer.close()
         await _drain(in_flight, runner, settings.shutdown_grace_seconds)
         sweeper.cancel()
     finally:

@@ -1,0 +1,57 @@
+"""RabbitMQ unreachable: the BFF keeps accepting, reconnects by itself, and every accepted
+request completes (the sweeper publishes what the broker never confirmed)."""
+
+import asyncio
+import uuid
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from relatoria_bff.app import create_app
+from tests.support.api import bearer, table_request
+from tests.support.cluster import TERMINAL, Cluster, wait_status
+from tests.support.tcp_proxy import TcpProxy
+
+pytestmark = pytest.mark.chaos
+
+
+async def test_bff_accepts_through_a_broker_outage_and_recovers(cluster: Cluster) -> None:
+    cluster.start_worker()
+    amqp = urlparse(cluster.settings.amqp_url.get_secret_value())
+    proxy = TcpProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672).start()
+    bff_settings = cluster.settings.model_copy(
+        update={
+            "amqp_url": SecretStr(f"amqp://guest:guest@127.0.0.1:{proxy.port}/"),
+            "publish_timeout_seconds": 1.0,
+        }
+    )
+    app = create_app(bff_settings)
+    owner = f"outage-{uuid.uuid4().hex[:6]}"
+    body = table_request("csv", [["x", 1, 1.0, True, None, None]])
+    accepted: list[str] = []
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bff") as bff:
+
+                async def submit() -> None:
+                    response = await bff.post("/v1/reports", json=body, headers=bearer(owner))
+                    assert response.status_code == 201, response.text
+                    accepted.append(response.json()["requestId"])
+
+                await submit()
+                proxy.cut()  # the broker connection drops under the BFF
+                for _ in range(5):
+                    await submit()  # still accepted, published or not
+                await asyncio.sleep(6)  # the robust connection comes back by itself
+                await submit()
+                ready = await bff.get("/readyz")
+                assert ready.json()["checks"]["rabbitmq"] == "ok"
+    finally:
+        proxy.stop()
+    async with httpx.AsyncClient(base_url=cluster.base_url, timeout=10) as client:
+        for rid in accepted:
+            done = await wait_status(client, rid, TERMINAL, seconds=30, owner=owner)
+            assert done["status"] == "done"
