@@ -60,6 +60,7 @@ test-e2e: install ## End-to-end tests only
 
 bench: install ## Benchmark figures (make bench QUICK=1 for a short run)
 	$(UV) run python -m tests.bench.bench_pipeline $(if $(QUICK),--quick,)
+	$(UV) run python -m tests.bench.bench_recovery $(if $(QUICK),--quick,)
 
 clean: ## Remove caches and the virtual environment
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .run

@@ -16,7 +16,6 @@ import shutil
 import statistics
 import subprocess
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -24,15 +23,11 @@ from typing import Any
 
 import aio_pika
 import httpx
-from moto.server import ThreadedMotoServer
 
-from relatoria_shared.db.migrate import create_database_if_missing, upgrade
 from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.settings import Settings
-from relatoria_shared.storage.object_store import ObjectStore
-from tests.conftest import settings_env
+from tests.bench.environment import bench_environment
 from tests.support.api import bearer, table_request
-from tests.support.cleanup import drop_database, remove_broker_and_cache_state
 from tests.support.processes import RunningProcess, start, wait_for_log, wait_ready
 from tests.support.services import free_port
 
@@ -186,12 +181,6 @@ async def purge_work_queue(settings: Settings) -> None:
         await queue.purge()
 
 
-async def cleanup(settings: Settings, database: str) -> None:
-    """Remove the bench's database, queues and cache keys."""
-    await remove_broker_and_cache_state(settings)
-    await drop_database("postgresql://postgres@127.0.0.1:5432/postgres", database)
-
-
 def main() -> None:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -199,34 +188,17 @@ def main() -> None:
     args = parser.parse_args()
     posts, latency_runs = (500, 20) if args.quick else (3000, 50)
 
-    run_id = uuid.uuid4().hex[:8]
-    database = f"relatoria_bench_{run_id}"
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
-    asyncio.run(create_database_if_missing(url))
-    upgrade(url)
-    s3_port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
-    moto.start()
-    settings = Settings(
-        database_url=url,
-        amqp_namespace=f"relatoria-bench-{run_id}",
-        redis_prefix=f"relatoria-bench:{run_id}:",
-        s3_bucket=f"relatoria-bench-{run_id}",
-        s3_endpoint_url=f"http://127.0.0.1:{s3_port}",
-        s3_access_key_id="bench",
-        s3_secret_access_key="bench",
-        jwt_secret="test-secret-that-is-long-enough-for-hs256",
-    )
-    ObjectStore(settings).ensure_bucket()
-    port = free_port()
-    env = settings_env(settings, RELATORIA_BFF_PORT=str(port), RELATORIA_LOG_LEVEL="WARNING")
-    env["RELATORIA_S3_SECRET_ACCESS_KEY"] = "bench"
-    env["RELATORIA_MAX_ROWS"] = "50000"
-    env["RELATORIA_MAX_BODY_BYTES"] = str(10 * 1024 * 1024)
-    base_url = f"http://127.0.0.1:{port}"
-    processes: list[RunningProcess] = []
     results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "quick": args.quick}
-    with TemporaryDirectory() as logs:
+    with bench_environment() as (settings, base_env), TemporaryDirectory() as logs:
+        port = free_port()
+        env = base_env | {
+            "RELATORIA_BFF_PORT": str(port),
+            "RELATORIA_LOG_LEVEL": "WARNING",
+            "RELATORIA_MAX_ROWS": "50000",
+            "RELATORIA_MAX_BODY_BYTES": str(10 * 1024 * 1024),
+        }
+        base_url = f"http://127.0.0.1:{port}"
+        processes: list[RunningProcess] = []
         try:
             bff = start("relatoria_bff.main", env, Path(logs) / "bff.log")
             processes.append(bff)
@@ -249,8 +221,6 @@ def main() -> None:
         finally:
             for process in processes:
                 process.stop()
-            moto.stop()
-            asyncio.run(cleanup(settings, database))
     report(results)
 
 

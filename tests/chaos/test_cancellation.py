@@ -6,9 +6,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.chaos.test_worker_crashes import long_pdf, wait_processing
 from tests.support.api import bearer, table_request
-from tests.support.cluster import Cluster, post, status_of, wait_status
+from tests.support.cluster import Cluster, long_pdf, post, status_of, wait_processing, wait_status
 from tests.support.processes import wait_for_log
 
 pytestmark = pytest.mark.chaos

@@ -5,9 +5,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.chaos.test_worker_crashes import long_pdf, wait_processing
 from tests.support.api import table_request
-from tests.support.cluster import TERMINAL, Cluster, post, wait_status
+from tests.support.cluster import TERMINAL, Cluster, long_pdf, post, wait_processing, wait_status
 
 pytestmark = pytest.mark.chaos
 

@@ -3,36 +3,22 @@
 import asyncio
 import time
 import uuid
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.support.api import table_request
-from tests.support.cluster import TERMINAL, Cluster, post, status_of, wait_status
+from tests.support.cluster import (
+    TERMINAL,
+    Cluster,
+    long_pdf,
+    post,
+    status_of,
+    wait_processing,
+    wait_status,
+)
 
 pytestmark = pytest.mark.chaos
-
-
-def long_pdf(rows: int = 15000) -> dict[str, Any]:
-    """A PDF that takes the worker a second or two to render: long enough to be killed."""
-    data = [[f"Linha {i} — ação", i, i * 1.5, i % 2 == 0, "2026-01-01", None] for i in range(rows)]
-    return table_request("pdf", data, title="Relatório longo")
-
-
-async def wait_processing(
-    db: asyncpg.Connection, report_id: str, attempt: int, seconds: float = 30
-) -> None:
-    """Until the request is `processing` in its `attempt`-th claim."""
-    deadline = time.monotonic() + seconds
-    rid = uuid.UUID(report_id)
-    while time.monotonic() < deadline:
-        row = await db.fetchrow("SELECT status, attempts FROM report_requests WHERE id = $1", rid)
-        if row and row["status"] == "processing" and row["attempts"] == attempt:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{report_id} never reached processing attempt {attempt}")
 
 
 async def test_sigkill_mid_render_is_finished_by_another_worker(

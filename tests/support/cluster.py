@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import boto3
 import httpx
 
 from relatoria_shared.settings import Settings
-from tests.support.api import bearer
+from tests.support.api import bearer, table_request
 from tests.support.processes import RunningProcess, start, wait_for_log, wait_ready
 from tests.support.services import free_port
 
@@ -117,3 +118,23 @@ async def wait_status(
                 f"{report_id} still {document['status']} after {seconds}s: {document}"
             )
         await asyncio.sleep(0.05)
+
+
+def long_pdf(rows: int = 15000) -> dict[str, Any]:
+    """A PDF that takes the worker a second or two to render: long enough to be killed."""
+    data = [[f"Linha {i} — ação", i, i * 1.5, i % 2 == 0, "2026-01-01", None] for i in range(rows)]
+    return table_request("pdf", data, title="Relatório longo")
+
+
+async def wait_processing(
+    db: asyncpg.Connection, report_id: str, attempt: int, seconds: float = 30
+) -> None:
+    """Until the request is `processing` in its `attempt`-th claim."""
+    deadline = time.monotonic() + seconds
+    rid = uuid.UUID(report_id)
+    while time.monotonic() < deadline:
+        row = await db.fetchrow("SELECT status, attempts FROM report_requests WHERE id = $1", rid)
+        if row and row["status"] == "processing" and row["attempts"] == attempt:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{report_id} never reached processing attempt {attempt}")

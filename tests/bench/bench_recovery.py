@@ -1,0 +1,151 @@
+"""`make bench` (failure recovery): how fast a killed worker's job is picked up again, and
+what a burst with random worker kills costs, at the production default timings
+(lease 15 s, heartbeat 5 s, sweep every 5 s).
+
+Prints a table and writes JSON under tests/bench/results/.
+"""
+
+import argparse
+import asyncio
+import json
+import random
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from relatoria_shared.settings import Settings
+from tests.bench.environment import bench_environment
+from tests.support.api import table_request
+from tests.support.cluster import Cluster, long_pdf, post, start_cluster, wait_processing
+
+RESULTS = Path(__file__).parent / "results"
+CLUSTER_ENV = {"RELATORIA_MAX_ROWS": "60000", "RELATORIA_MAX_BODY_BYTES": str(16 * 1024 * 1024)}
+
+
+async def _db(settings: Settings) -> asyncpg.Connection:
+    url = make_url(settings.database_url.get_secret_value()).set(drivername="postgresql")
+    return await asyncpg.connect(url.render_as_string(hide_password=False))
+
+
+async def pickup_after_kill(cluster: Cluster, trials: int) -> dict[str, Any]:
+    """SIGKILL the worker rendering a long PDF; time until another worker claims it."""
+    db = await _db(cluster.settings)
+    times = []
+    async with httpx.AsyncClient(base_url=cluster.base_url, timeout=30) as client:
+        cluster.start_worker()
+        for _ in range(trials):
+            rid = await post(client, long_pdf(40000), "bench-kill")
+            await wait_processing(db, rid, attempt=1, seconds=60)
+            holder = await db.fetchval(
+                "SELECT worker_id FROM report_requests WHERE id = $1::uuid", rid
+            )
+            cluster.start_worker()  # the survivor, ready before the kill
+            cluster.kill(holder)
+            killed = time.monotonic()
+            await wait_processing(db, rid, attempt=2, seconds=120)
+            times.append(time.monotonic() - killed)
+    await db.close()
+    return {
+        "lease_seconds": cluster.settings.lease_seconds,
+        "sweep_interval_seconds": cluster.settings.sweep_interval_seconds,
+        "pickup_seconds": [round(t, 2) for t in times],
+    }
+
+
+async def burst_with_kills(cluster: Cluster, requests: int, kills: int) -> dict[str, Any]:
+    """`requests` small reports across 2 workers while `kills` workers are SIGKILLed."""
+    db = await _db(cluster.settings)
+    owner = f"bench-burst-{uuid.uuid4().hex[:6]}"
+    rng = random.Random(7)
+    body = table_request("csv", [[f"r{i}", i, i / 7, True, "2026-03-01", None] for i in range(20)])
+    gate = asyncio.Semaphore(25)
+    async with httpx.AsyncClient(base_url=cluster.base_url, timeout=30) as client:
+
+        async def one() -> str:
+            async with gate:
+                return await post(client, body, owner)
+
+        started = time.monotonic()
+        ids = await asyncio.gather(*(one() for _ in range(requests)))
+        workers = [cluster.start_worker(), cluster.start_worker()]
+        done_kills = 0
+        while True:
+            done = await db.fetchval(
+                "SELECT count(*) FROM report_requests WHERE owner_id = $1 AND status = 'done'",
+                owner,
+            )
+            if done == requests:
+                break
+            if done_kills < kills:
+                await asyncio.sleep(rng.uniform(1.0, 2.5))
+                cluster.kill(workers.pop(rng.randrange(len(workers))))
+                workers.append(cluster.start_worker())
+                done_kills += 1
+            else:
+                await asyncio.sleep(0.2)
+        wall = time.monotonic() - started
+    attempts = await db.fetchval(
+        "SELECT sum(attempts) FROM report_requests WHERE owner_id = $1", owner
+    )
+    await db.close()
+    objects = sum(1 for rid in ids if cluster.s3_keys(rid) == [f"reports/{rid}.csv"])
+    finished = [
+        json.loads(line)["request_id"]
+        for log in cluster.logs.glob("worker-*.log")
+        for line in log.read_text().splitlines()
+        if line.startswith("{") and '"event": "job done"' in line
+    ]
+    ours = [rid for rid in finished if rid in set(ids)]
+    return {
+        "requests": requests,
+        "kills": done_kills,
+        "wall_seconds": round(wall, 1),
+        "attempts_total": attempts,
+        "done": requests,
+        "objects": objects,
+        "finished_twice": len(ours) - len(set(ours)),
+    }
+
+
+def main() -> None:
+    """Run the recovery benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer trials and requests")
+    args = parser.parse_args()
+    trials, requests = (1, 200) if args.quick else (3, 500)
+    results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "quick": args.quick}
+    with bench_environment() as (settings, env), TemporaryDirectory() as logs:
+        cluster = start_cluster(settings, env | CLUSTER_ENV, Path(logs))
+        try:
+            results["pickup"] = asyncio.run(pickup_after_kill(cluster, trials))
+            results["burst"] = asyncio.run(burst_with_kills(cluster, requests, kills=6))
+        finally:
+            cluster.stop_all()
+    pickup, burst = results["pickup"], results["burst"]
+    print()
+    print("relatoria failure recovery (production default timings)")
+    print(
+        f"  lease {pickup['lease_seconds']:g}s, sweep every {pickup['sweep_interval_seconds']:g}s"
+    )
+    print(f"  SIGKILL to pickup by another worker (s): {pickup['pickup_seconds']}")
+    print(
+        f"  burst: {burst['requests']} reports, 2 workers, {burst['kills']} SIGKILLs: "
+        f"{burst['wall_seconds']}s wall, {burst['attempts_total']} attempts, "
+        f"{burst['done']} done, {burst['objects']} objects, "
+        f"{burst['finished_twice']} finished twice"
+    )
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"recovery-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"  saved {path}")
+
+
+if __name__ == "__main__":
+    main()
