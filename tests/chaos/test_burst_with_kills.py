@@ -82,4 +82,14 @@ async def test_burst_with_random_worker_kills(
     attempts = await db.fetchval(
         "SELECT sum(attempts) FROM report_requests WHERE owner_id = $1", owner
     )
+    assert attempts > REQUESTS  # the kills did hit jobs in flight
+    sizes = dict(
+        await db.fetch(
+            "SELECT object_key, size_bytes FROM report_requests WHERE owner_id = $1", owner
+        )
+    )
+    s3 = cluster.s3()
+    for key, size in list(sizes.items())[:100]:  # the stored object is the recorded one
+        head = s3.head_object(Bucket=cluster.settings.s3_bucket, Key=key)
+        assert head["ContentLength"] == size
     print(f"\n{REQUESTS} reports, {kills} kills: {wall:.1f}s wall, {attempts} attempts in total")

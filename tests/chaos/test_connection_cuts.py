@@ -2,6 +2,7 @@
 request still ends in a terminal state, and none is finished twice."""
 
 import asyncio
+import hashlib
 import json
 import uuid
 from collections import Counter
@@ -76,10 +77,15 @@ async def test_cut_connections_mid_run(
         assert asyncio.get_running_loop().time() < deadline, f"not terminal: {statuses}"
         await asyncio.sleep(0.3)
 
-    done = [str(r["id"]) for r in rows if r["status"] == "done"]
     assert statuses["done"] == REQUESTS, statuses  # retries absorb the cuts
-    for rid in done:
-        assert cluster.s3_keys(rid) == [f"reports/{rid}.xlsx"]
+    s3 = cluster.s3()
+    recorded = await db.fetch(
+        "SELECT id, object_key, sha256 FROM report_requests WHERE owner_id = $1", owner
+    )
+    for row in recorded:  # one object each, and it is the one recorded
+        assert cluster.s3_keys(str(row["id"])) == [row["object_key"]]
+        body = s3.get_object(Bucket=settings.s3_bucket, Key=row["object_key"])["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == row["sha256"]
     finished = Counter(
         json.loads(line)["request_id"]
         for line in cluster.workers[worker].log().splitlines()

@@ -25,7 +25,7 @@ async def test_in_flight_job_finishes_within_the_grace_period(
 async def test_job_past_the_grace_period_is_handed_back_and_finished_elsewhere(
     cluster: Cluster, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    worker = cluster.start_worker(RELATORIA_SHUTDOWN_GRACE_SECONDS="0.2")
+    worker = cluster.start_worker(RELATORIA_SHUTDOWN_GRACE_SECONDS="1")
     rid = await post(client, long_pdf(25000))
     waiting = await post(client, table_request("csv", [["x", 1, 1.0, True, None, None]]))
     await wait_processing(db, rid, attempt=1)

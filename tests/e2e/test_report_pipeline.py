@@ -175,7 +175,7 @@ async def _publish_again(settings: Settings, rid: uuid.UUID) -> None:
     connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
-        declared = await declare_for(channel, settings)
+        declared = await declare_for(connection, channel, settings)
         await JobPublisher(declared, 5).publish(JobMessage(request_id=rid))
 
 

@@ -30,7 +30,7 @@ async def runner_for(
     store = ObjectStore(settings)
     connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
     channel = await connection.channel(publisher_confirms=True)
-    declared = await declare_for(channel, settings)
+    declared = await declare_for(connection, channel, settings)
     OPEN_CONNECTIONS.append(connection)
     return JobRunner(
         settings=settings,

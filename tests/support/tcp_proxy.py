@@ -18,6 +18,7 @@ class TcpProxy:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._server: asyncio.Server | None = None
+        self._refusing = False
 
     def start(self) -> "TcpProxy":
         """Listen in a background thread."""
@@ -29,6 +30,15 @@ class TcpProxy:
         """Close every open connection (both sides); new ones are still accepted."""
         future = asyncio.run_coroutine_threadsafe(self._cut(), self._loop)
         return future.result(5)
+
+    def refuse(self) -> None:
+        """Cut everything and refuse new connections too: the service is down."""
+        self._refusing = True
+        self.cut()
+
+    def accept(self) -> None:
+        """Accept connections again: the service is back."""
+        self._refusing = False
 
     def stop(self) -> None:
         """Cut everything and stop listening."""
@@ -55,6 +65,9 @@ class TcpProxy:
         return len(writers)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._refusing:
+            writer.transport.abort()
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._target)
         except OSError:

@@ -44,7 +44,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     amqp = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())
     try:
         channel = await amqp.channel(publisher_confirms=True)
-        declared = await declare_for(channel, settings)
+        declared = await declare_for(amqp, channel, settings)
         repository = ReportRepository(engine)
         yield Resources(
             settings=settings,

@@ -4,10 +4,11 @@
   relatoria-admin dead-letters replay --id <request id> | --type <report type> | --all
   relatoria-admin sweep
 
-Listing reads the dead-letter queue without consuming it. Replaying resets each chosen
-request from `error` to `queued` with a fresh round of attempts and publishes it; its
-dead letter is then removed. A letter whose request is no longer `error` (replayed
-already, or cancelled) is removed without replaying anything.
+Listing reads the dead-letter queue without consuming it. Replaying works from
+PostgreSQL, the source of truth: it resets the chosen `error` requests to `queued` with a
+fresh round of attempts and publishes them (a request whose dead letter never reached the
+queue is replayed too). Then every letter whose request is no longer `error` is removed
+from the queue. Replaying twice changes nothing more.
 """
 
 import argparse
@@ -26,6 +27,7 @@ from relatoria_shared.db.engine import create_engine
 from relatoria_shared.db.repository import ReportRepository
 from relatoria_shared.dispatch import Dispatcher
 from relatoria_shared.domain.report import status_document
+from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.messaging.contract import DeadLetter, MalformedMessage
 from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.messaging.topology import Topology, declare_for
@@ -52,7 +54,7 @@ async def connect(settings: Settings) -> AsyncIterator[Admin]:
     amqp = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())
     try:
         channel = await amqp.channel(publisher_confirms=True)
-        declared = await declare_for(channel, settings)
+        declared = await declare_for(amqp, channel, settings)
         yield Admin(
             settings=settings,
             repository=ReportRepository(engine),
@@ -94,33 +96,31 @@ async def list_dead_letters(admin: Admin) -> list[DeadLetter]:
 async def replay_dead_letters(
     admin: Admin, *, request_id: uuid.UUID | None, report_type: str | None
 ) -> tuple[int, int]:
-    """Replay the chosen dead letters (all when no filter); returns (replayed, dropped)."""
+    """Replay the chosen `error` requests (all when no filter); returns (replayed, letters
+    removed)."""
     dispatcher = Dispatcher(admin.publisher, admin.repository)
+    replayed = await admin.repository.replay(report_id=request_id, report_type=report_type)
+    for record in replayed:
+        await admin.cache.put(status_document(record))
+        await dispatcher.dispatch(record)
+    return len(replayed), await _remove_settled_letters(admin)
+
+
+async def _remove_settled_letters(admin: Admin) -> int:
+    """Ack the letters whose request is no longer `error`; leave the others queued."""
     channel = await admin.amqp.channel()
-    replayed = dropped = 0
+    removed = 0
     try:
-        for message, letter in await _fetch_all(channel, _dead_queue(admin)):
-            if letter is None or not _chosen(letter, request_id, report_type):
-                continue  # left unacked: back in the queue when the channel closes
-            record = await admin.repository.replay(letter.request_id)
-            if record is None:
-                dropped += 1
-            else:
-                await admin.cache.put(status_document(record))
-                await dispatcher.dispatch(record)
-                replayed += 1
-            await message.ack()
+        held = await _fetch_all(channel, _dead_queue(admin))
+        ids = [letter.request_id for _, letter in held if letter is not None]
+        current = await admin.repository.statuses(ids)
+        for message, letter in held:
+            if letter is not None and current.get(letter.request_id) is not ReportStatus.ERROR:
+                await message.ack()
+                removed += 1
     finally:
-        await channel.close()
-    return replayed, dropped
-
-
-def _chosen(letter: DeadLetter, request_id: uuid.UUID | None, report_type: str | None) -> bool:
-    if request_id is not None:
-        return letter.request_id == request_id
-    if report_type is not None:
-        return letter.report_type == report_type
-    return True
+        await channel.close()  # what was not acked goes back to the queue
+    return removed
 
 
 def _dead_queue(admin: Admin) -> str:
@@ -159,10 +159,10 @@ async def _run(args: argparse.Namespace) -> int:
         if not (args.id or args.type or args.all):
             print("replay needs --id, --type or --all", file=sys.stderr)
             return 2
-        replayed, dropped = await replay_dead_letters(
+        replayed, removed = await replay_dead_letters(
             admin, request_id=uuid.UUID(args.id) if args.id else None, report_type=args.type
         )
-        print(f"replayed {replayed}; dropped {dropped} letter(s) whose request was not in error")
+        print(f"replayed {replayed}; removed {removed} settled dead letter(s)")
         return 0
 
 

@@ -7,22 +7,27 @@ The acknowledgement policy lives here and only here:
   never meets RabbitMQ's consumer timeout, and a crash is recovered by the lease expiring
   and the sweeper, not by redelivery;
 - not claimable (a duplicate, a late delivery, a finished request): ack, nothing to do;
-- PostgreSQL unreachable for the claim: requeue after a pause, so an outage does not
-  become a hot redelivery loop (the queue's delivery limit bounds it; a message it drops
-  is republished by the sweeper, the request still being `queued` in PostgreSQL).
+- PostgreSQL unreachable for the claim: keep the delivery and try the claim again with
+  backoff. Requeueing would count against the queue's delivery limit and dead-letter
+  healthy requests during a database restart; holding the slot also stops this worker
+  from taking more work it cannot claim. Only after `CLAIM_PATIENCE_SECONDS` is the
+  delivery handed back.
 """
 
 import asyncio
 import logging
+import time
 
 from aio_pika.abc import AbstractIncomingMessage
+from sqlalchemy.exc import DBAPIError
 
+from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.messaging.contract import JobMessage, MalformedMessage
 from relatoria_worker.job_runner import JobRunner
 
 log = logging.getLogger(__name__)
 
-REQUEUE_PAUSE_SECONDS = 1.0
+CLAIM_PATIENCE_SECONDS = 300.0
 
 
 class JobConsumer:
@@ -54,12 +59,32 @@ class JobConsumer:
                 await message.nack(requeue=True)
                 return
             try:
-                claimed = await self._runner.claim(job)
+                claimed = await self._claim_patiently(job)
             except Exception:
                 log.exception("claim failed; requeued", extra={"request_id": str(job.request_id)})
-                await asyncio.sleep(REQUEUE_PAUSE_SECONDS)
                 await message.nack(requeue=True)
                 return
-            await message.ack()
+            try:
+                await message.ack()
+            except Exception:
+                # The claim is committed, so PostgreSQL owns the job: run it anyway. The
+                # broker redelivers the message, and that delivery finds nothing to claim.
+                log.warning("ack failed after the claim", extra={"request_id": str(job.request_id)})
             if claimed is not None:
                 await self._runner.process(claimed)
+
+    async def _claim_patiently(self, job: JobMessage) -> ReportRecord | None:
+        deadline = time.monotonic() + CLAIM_PATIENCE_SECONDS
+        delay = 0.5
+        while True:
+            try:
+                return await self._runner.claim(job)
+            except (DBAPIError, OSError) as exc:
+                if self._closing or time.monotonic() + delay > deadline:
+                    raise
+                log.warning(
+                    "claim failed; retrying",
+                    extra={"request_id": str(job.request_id), "error": type(exc).__name__},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)

@@ -111,8 +111,8 @@ class JobRunner:
         try:
             return await asyncio.wait_for(asyncio.shield(task), self._settings.job_timeout_seconds)
         except Exception as exc:
-            if task.done():
-                return exc
+            if task.done():  # finished (or failed) on its own, even as the limit struck
+                return task.result() if task.exception() is None else exc
         control.stop(StopReason.TIMEOUT)
         try:
             return await task  # the render stops at its next row
@@ -187,7 +187,7 @@ class JobRunner:
         the sweeper publishes it once the delay has passed."""
         job = JobMessage(request_id=record.id, attempt=record.attempts)
         try:
-            await self._publisher.publish_retry(job, retry.level_seconds, retry.delay_seconds)
+            await self._publisher.publish_retry(job, retry.delay_seconds)
         except PublishFailed as exc:
             log.warning("retry not parked; the sweeper will publish it", extra={"error": str(exc)})
             return
@@ -218,17 +218,28 @@ class JobRunner:
     async def _keep_claim(
         self, claimed: ReportRecord, control: JobControl, context: dict[str, object]
     ) -> None:
-        """Extend the lease every heartbeat; stop the job once the claim is gone."""
+        """Extend the lease every heartbeat; stop the job once the claim is gone.
+
+        If heartbeats keep failing (PostgreSQL unreachable, this worker partitioned), the
+        job stops itself before its lease could have run out: once the lease may have been
+        handed to another worker, this one must not upload over that worker's file.
+        """
+        beat = self._settings.heartbeat_seconds
+        last_held = time.monotonic()
         while True:
-            await asyncio.sleep(self._settings.heartbeat_seconds)
+            await asyncio.sleep(beat)
             try:
                 held = await self._repository.heartbeat(claimed, self._lease)
-            except (DBAPIError, OSError) as exc:
+            except Exception as exc:
                 log.warning("heartbeat failed", extra=context | {"error": type(exc).__name__})
+                if time.monotonic() - last_held > self._settings.lease_seconds - beat:
+                    control.stop(StopReason.LOST_CLAIM)
+                    return
                 continue
             if not held:
                 control.stop(StopReason.LOST_CLAIM)
                 return
+            last_held = time.monotonic()
 
     async def _persist(self, write: Callable[[], Awaitable[T]], context: dict[str, object]) -> T:
         """Record an outcome, retrying through a database outage while the lease allows.

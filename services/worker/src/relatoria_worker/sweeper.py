@@ -14,8 +14,8 @@ from datetime import timedelta
 from relatoria_shared.cache.status_cache import StatusCache
 from relatoria_shared.db.repository import ReportRepository
 from relatoria_shared.dispatch import Dispatcher
-from relatoria_shared.domain.report import status_document
-from relatoria_shared.messaging.contract import DeadLetter
+from relatoria_shared.domain.report import ReportRecord, status_document
+from relatoria_shared.messaging.contract import DeadLetter, JobMessage
 from relatoria_shared.messaging.publisher import JobPublisher, PublishFailed
 from relatoria_shared.settings import Settings
 
@@ -53,10 +53,12 @@ class Sweeper:
 
     async def sweep_once(self) -> dict[str, int]:
         """One pass; returns what it did (requeued, failed, published)."""
-        requeued, failed = await self._repository.sweep_expired_leases(BATCH, WORKER_LOST)
-        for record in requeued:
+        requeued, failed = await self._repository.sweep_expired_leases(
+            BATCH, WORKER_LOST, self._settings.retry_policy
+        )
+        for record, delay in requeued:
             await self._cache.put(status_document(record))
-            await self._dispatcher.dispatch(record)
+            await self._park(record, delay)
         for record in failed:
             await self._cache.put(status_document(record))
             try:
@@ -76,3 +78,12 @@ class Sweeper:
         if any(done.values()):
             log.info("sweep", extra=done)
         return done
+
+    async def _park(self, record: ReportRecord, delay: float) -> None:
+        """Park the job in the delay queue; unconfirmed, `publish_due` publishes it once due."""
+        try:
+            await self._publisher.publish_retry(JobMessage(record.id, record.attempts), delay)
+        except PublishFailed as exc:
+            log.warning("retry not parked", extra={"request_id": str(record.id), "error": str(exc)})
+            return
+        await self._repository.mark_published(record.id)

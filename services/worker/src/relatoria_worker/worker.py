@@ -22,7 +22,7 @@ from relatoria_worker.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
-HAND_BACK_SECONDS = 10.0
+HAND_BACK_SECONDS = 5.0
 
 
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
@@ -33,7 +33,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     amqp = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())
     try:
         publishing = await amqp.channel(publisher_confirms=True)
-        declared = await declare_for(publishing, settings)
+        declared = await declare_for(amqp, publishing, settings)
         consuming = await amqp.channel()
         # Prefetch holds a few deliveries ready; the consumer's semaphore bounds the jobs.
         await consuming.set_qos(prefetch_count=settings.worker_concurrency)
@@ -78,8 +78,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         )
         await stop.wait()
         log.info("worker stopping: no new jobs", extra={"in_flight": len(in_flight)})
-        await queue.cancel(tag)
         consumer.close()
+        await queue.cancel(tag)
         await _drain(in_flight, runner, settings.shutdown_grace_seconds)
         sweeper.cancel()
     finally:
@@ -90,12 +90,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 
 async def _drain(in_flight: set[asyncio.Task[Any]], runner: JobRunner, grace: float) -> None:
-    """Let in-flight jobs finish within `grace`; stop the rest and hand them back."""
+    """Within `grace` in all (Kubernetes' terminationGracePeriodSeconds): let in-flight jobs
+    finish, keeping a margin at the end to stop the rest and hand them back."""
     if not in_flight:
         return
-    _, pending = await asyncio.wait(set(in_flight), timeout=grace)
+    margin = min(HAND_BACK_SECONDS, grace / 2)
+    _, pending = await asyncio.wait(set(in_flight), timeout=grace - margin)
     if not pending:
         return
     log.warning("grace period over; handing jobs back", extra={"jobs": len(pending)})
     runner.stop_all(StopReason.SHUTDOWN)
-    await asyncio.wait(pending, timeout=HAND_BACK_SECONDS)
+    await asyncio.wait(pending, timeout=margin)

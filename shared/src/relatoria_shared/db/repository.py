@@ -5,6 +5,7 @@ deliveries resolve in PostgreSQL: whoever's UPDATE matches wins, everyone else g
 `None` and does nothing.
 """
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ from relatoria_shared.db.tables import report_requests as t
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.domain.report import Artifact, NewReport, ReportRecord
+from relatoria_shared.domain.retry_policy import Retry, RetryPolicy
 from relatoria_shared.domain.status import ReportStatus
 
 _NOW = sa.func.now()
+log = logging.getLogger(__name__)
 
 # The POST path's statements, built once: SQLAlchemy then reuses their compiled form
 # instead of rebuilding and re-keying a statement per request.
@@ -244,28 +247,56 @@ class ReportRepository:
             **dict.fromkeys(_ARTIFACT_COLUMNS),
         )
 
-    async def replay(self, report_id: uuid.UUID) -> ReportRecord | None:
-        """Give an `error` request a fresh round of attempts; None unless it was `error`."""
-        return await self._transition(
-            sa.and_(t.c.id == report_id, t.c.status == ReportStatus.ERROR.value),
-            status=ReportStatus.QUEUED.value,
-            attempts=0,
-            error_code=None,
-            error_message=None,
-            next_attempt_at=None,
-            published_at=None,
-            finished_at=None,
-            first_failed_at=None,
-            last_failed_at=None,
+    async def replay(
+        self, *, report_id: uuid.UUID | None = None, report_type: str | None = None
+    ) -> list[ReportRecord]:
+        """Give `error` requests a fresh round of attempts: one by id, all of one type, or
+        all. Requests in any other state are left alone, so replaying twice is harmless."""
+        condition = t.c.status == ReportStatus.ERROR.value
+        if report_id is not None:
+            condition = sa.and_(condition, t.c.id == report_id)
+        elif report_type is not None:
+            condition = sa.and_(condition, t.c.report_type == report_type)
+        statement = (
+            sa.update(t)
+            .where(condition)
+            .values(
+                status=ReportStatus.QUEUED.value,
+                attempts=0,
+                error_code=None,
+                error_message=None,
+                next_attempt_at=None,
+                published_at=None,
+                finished_at=None,
+                first_failed_at=None,
+                last_failed_at=None,
+                updated_at=_NOW,
+                version=t.c.version + 1,
+            )
+            .returning(*t.c)
         )
+        async with self._engine.begin() as conn:
+            rows = (await conn.execute(statement)).mappings().all()
+        return [_record(row) for row in rows]
+
+    async def statuses(self, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, ReportStatus]:
+        """The current status of each of `report_ids` that exists."""
+        if not report_ids:
+            return {}
+        query = sa.select(t.c.id, t.c.status).where(t.c.id.in_(report_ids))
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row.id: ReportStatus(row.status) for row in rows}
 
     async def sweep_expired_leases(
-        self, limit: int, lost_message: str
-    ) -> tuple[list[ReportRecord], list[ReportRecord]]:
+        self, limit: int, lost_message: str, policy: RetryPolicy
+    ) -> tuple[list[tuple[ReportRecord, float]], list[ReportRecord]]:
         """Take back `processing` requests whose worker stopped heartbeating.
 
-        Returns (requeued, failed): those with attempts left go back to `queued` (to be
-        published), the others end as `error`. Rows other sweepers hold are skipped.
+        Returns (requeued, failed). With attempts left, a request goes back to `queued`
+        until the retry policy's delay has passed (a job that killed its worker should not
+        kill the next one at once); it comes with that delay, for the caller to park its
+        job. Without, it ends as `error`. Rows other sweepers hold are skipped.
         """
         expired = (
             sa.select(t.c.id, t.c.attempts, t.c.max_attempts)
@@ -275,19 +306,25 @@ class ReportRepository:
             .with_for_update(skip_locked=True)
         )
         failure = _failure(ErrorCode.INTERNAL_ERROR, lost_message)
+        requeued: list[tuple[ReportRecord, float]] = []
+        give_up: list[uuid.UUID] = []
         async with self._engine.begin() as conn:
-            rows = (await conn.execute(expired)).all()
-            retry = [r.id for r in rows if r.attempts < r.max_attempts]
-            give_up = [r.id for r in rows if r.attempts >= r.max_attempts]
-            requeued = await _update_many(
-                conn,
-                retry,
-                **failure,
-                status=ReportStatus.QUEUED.value,
-                published_at=None,
-                lease_expires_at=None,
-                worker_id=None,
-            )
+            for row in (await conn.execute(expired)).all():
+                decision = policy.decide(ErrorCode.INTERNAL_ERROR, row.attempts, row.max_attempts)
+                if not isinstance(decision, Retry):
+                    give_up.append(row.id)
+                    continue
+                (record,) = await _update_many(
+                    conn,
+                    [row.id],
+                    **failure,
+                    status=ReportStatus.QUEUED.value,
+                    next_attempt_at=_NOW + timedelta(seconds=decision.delay_seconds),
+                    published_at=None,
+                    lease_expires_at=None,
+                    worker_id=None,
+                )
+                requeued.append((record, decision.delay_seconds))
             failed = await _update_many(
                 conn,
                 give_up,
@@ -332,8 +369,17 @@ class ReportRepository:
         published: list[uuid.UUID] = []
         async with self._engine.begin() as conn:
             for row in (await conn.execute(query)).mappings().all():
-                if await publish(_record(row)):
-                    published.append(row["id"])
+                try:
+                    record = _record(row)
+                except ValueError:
+                    log.exception(
+                        "unreadable request skipped", extra={"request_id": str(row["id"])}
+                    )
+                    continue
+                # The broker is failing: stop, rather than hold these row locks meanwhile.
+                if not await publish(record):
+                    break
+                published.append(row["id"])
             if published:
                 await conn.execute(
                     sa.update(t).where(t.c.id.in_(published)).values(published_at=now)

@@ -1,9 +1,11 @@
 """When a failed report is tried again, and when it is given up: a pure policy.
 
-Delays grow exponentially per attempt up to a cap. Each attempt's delay is a *level*:
-RabbitMQ holds the message in that level's delay queue (message TTL) and dead-letters it
-back to the work queue. Jitter shortens a message's own TTL by up to `jitter` of the
-level's delay, so retries of a burst of failures spread out instead of returning at once.
+Delays grow exponentially per attempt up to a cap. RabbitMQ does the waiting: a retry is
+parked in a delay queue whose messages all share one TTL, then dead-lettered back to the
+work queue. Jitter comes from several such queues per level (`JITTER_BUCKETS` delays
+spread over the last `jitter` fraction of the level), one picked at random per retry:
+messages in one queue expire in order, so per-message TTLs would lose their jitter behind
+the message at the head.
 """
 
 import random
@@ -11,12 +13,13 @@ from dataclasses import dataclass
 
 from relatoria_shared.domain.errors import ErrorCode
 
+JITTER_BUCKETS = 4
+
 
 @dataclass(frozen=True)
 class Retry:
-    """Try again after `delay_seconds`, waiting in the queue of `level_seconds`."""
+    """Try again after `delay_seconds` (the delay of one of the delay queues)."""
 
-    level_seconds: float
     delay_seconds: float
 
 
@@ -41,9 +44,16 @@ class RetryPolicy:
         """The delay level after failed attempt number `attempt` (1-based)."""
         return min(self.cap_seconds, self.base_seconds * self.factor ** (attempt - 1))
 
+    def buckets(self, level: float) -> list[float]:
+        """The jittered delays of one level, longest first (whole milliseconds)."""
+        count = JITTER_BUCKETS if self.jitter > 0 else 1
+        spread = [self.jitter * i / max(1, count - 1) for i in range(count)]
+        return [round(level * (1 - s), 3) for s in spread]
+
     def levels(self) -> list[float]:
-        """Every distinct delay level, one delay queue each."""
-        return sorted({self.level_seconds(a) for a in range(1, self.max_attempts)})
+        """Every distinct delay a retry can wait: one delay queue each."""
+        levels = {self.level_seconds(a) for a in range(1, self.max_attempts)}
+        return sorted({delay for level in levels for delay in self.buckets(level)})
 
     def decide(
         self,
@@ -58,6 +68,5 @@ class RetryPolicy:
             return GiveUp(f"{code.value} is not retryable")
         if attempt >= (max_attempts or self.max_attempts):
             return GiveUp(f"gave up after {attempt} attempts")
-        level = self.level_seconds(attempt)
-        spread = (rng or random).uniform(0, self.jitter * level)
-        return Retry(level_seconds=level, delay_seconds=level - spread)
+        buckets = self.buckets(self.level_seconds(attempt))
+        return Retry(delay_seconds=(rng or random).choice(buckets))

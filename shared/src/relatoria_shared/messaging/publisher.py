@@ -23,13 +23,10 @@ class JobPublisher:
         """Queue `job` for the workers now."""
         await self._send(self._declared.work_exchange, WORK_ROUTING_KEY, _message(job))
 
-    async def publish_retry(
-        self, job: JobMessage, level_seconds: float, delay_seconds: float
-    ) -> None:
-        """Queue `job` for the workers after `delay_seconds`, via the level's delay queue."""
-        message = _message(job, expiration_seconds=delay_seconds)
-        routing_key = self._declared.topology.retry_queue(level_seconds)
-        await self._send(self._declared.retry_exchange, routing_key, message)
+    async def publish_retry(self, job: JobMessage, delay_seconds: float) -> None:
+        """Queue `job` for the workers after `delay_seconds` (one of the delay queues')."""
+        routing_key = self._declared.topology.retry_queue(delay_seconds)
+        await self._send(self._declared.retry_exchange, routing_key, _message(job))
 
     async def publish_dead(self, letter: DeadLetter) -> None:
         """File `letter` in the dead-letter queue."""
@@ -54,11 +51,10 @@ class JobPublisher:
             raise PublishFailed(f"message was not routed ({type(confirmation).__name__})")
 
 
-def _message(job: JobMessage, expiration_seconds: float | None = None) -> Message:
+def _message(job: JobMessage) -> Message:
     return Message(
         job.encode(),
         content_type=CONTENT_TYPE,
         delivery_mode=DeliveryMode.PERSISTENT,
         message_id=f"{job.request_id}:{job.attempt}",
-        expiration=None if expiration_seconds is None else max(0.001, expiration_seconds),
     )

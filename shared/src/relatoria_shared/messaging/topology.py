@@ -2,21 +2,24 @@
 
 - `<ns>.work`: a direct exchange and a durable quorum queue the workers consume; its
   delivery limit dead-letters a message that keeps coming back unacked (a poison message).
-- `<ns>.retry`: a direct exchange and one delay queue per backoff level, named by its
-  delay (`<ns>.retry.2000ms`); a message waits there for the queue's TTL (or its own,
-  shorter one: jitter), then is dead-lettered back to the work exchange.
+- `<ns>.retry`: a direct exchange and one delay queue per backoff delay (each level has a
+  few, for jitter), named by its delay (`<ns>.retry.2000ms`); a message waits there for
+  the queue's TTL, then is dead-lettered back to the work exchange.
 - `<ns>.dead`: a fanout exchange and a durable quorum queue holding terminal failures.
 
 Every name derives from a namespace (a setting), so tests and several deployments can
 share a broker without touching each other's queues. Delay queues are named by their
 delay, so changing the backoff settings declares new queues instead of conflicting with
-the arguments of old ones.
+the arguments of old ones. An existing work queue is used as it is: declaring it again
+with other arguments (an older release's, another delivery limit) would be refused by the
+broker and stop every process from starting.
 """
 
 from dataclasses import dataclass
 
 from aio_pika import ExchangeType
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractQueue
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractQueue
+from aiormq.exceptions import ChannelNotFoundEntity
 
 from relatoria_shared.settings import Settings
 
@@ -75,7 +78,24 @@ def _millis(seconds: float) -> int:
     return max(1, round(seconds * 1000))
 
 
+async def _existing_queue(
+    connection: AbstractConnection, channel: AbstractChannel, name: str
+) -> AbstractQueue | None:
+    """The queue `name` on `channel` if it exists (probed on a throwaway channel, which the
+    broker closes when the queue is absent), else None."""
+    probe = await connection.channel()
+    try:
+        await probe.declare_queue(name, passive=True)
+    except ChannelNotFoundEntity:
+        return None
+    finally:
+        if not probe.is_closed:
+            await probe.close()
+    return await channel.declare_queue(name, passive=True)
+
+
 async def declare(
+    connection: AbstractConnection,
     channel: AbstractChannel,
     topology: Topology,
     *,
@@ -94,15 +114,17 @@ async def declare(
     work_exchange = await channel.declare_exchange(
         topology.work_exchange, ExchangeType.DIRECT, durable=True
     )
-    work_queue = await channel.declare_queue(
-        topology.work_queue,
-        durable=True,
-        arguments={
-            "x-queue-type": "quorum",
-            "x-delivery-limit": delivery_limit,
-            "x-dead-letter-exchange": topology.dead_exchange,
-        },
-    )
+    work_queue = await _existing_queue(connection, channel, topology.work_queue)
+    if work_queue is None:
+        work_queue = await channel.declare_queue(
+            topology.work_queue,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": delivery_limit,
+                "x-dead-letter-exchange": topology.dead_exchange,
+            },
+        )
     await work_queue.bind(work_exchange, routing_key=WORK_ROUTING_KEY)
 
     retry_exchange = await channel.declare_exchange(
@@ -130,9 +152,12 @@ async def declare(
     )
 
 
-async def declare_for(channel: AbstractChannel, settings: Settings) -> DeclaredTopology:
-    """Declare the topology the settings describe."""
+async def declare_for(
+    connection: AbstractConnection, channel: AbstractChannel, settings: Settings
+) -> DeclaredTopology:
+    """Declare, on `channel` of `connection`, the topology the settings describe."""
     return await declare(
+        connection,
         channel,
         Topology(settings.amqp_namespace),
         retry_levels=settings.retry_policy.levels(),
