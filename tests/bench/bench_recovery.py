@@ -8,7 +8,6 @@ Prints a table and writes JSON under tests/bench/results/.
 import argparse
 import asyncio
 import json
-import random
 import time
 import uuid
 from datetime import UTC, datetime
@@ -22,8 +21,15 @@ from sqlalchemy.engine import make_url
 
 from relatoria_shared.settings import Settings
 from tests.bench.environment import bench_environment
-from tests.support.api import table_request
-from tests.support.cluster import Cluster, long_pdf, post, start_cluster, wait_processing
+from tests.support.cluster import (
+    Cluster,
+    burst_with_kills,
+    finished_in_logs,
+    long_pdf,
+    post,
+    start_cluster,
+    wait_processing,
+)
 
 RESULTS = Path(__file__).parent / "results"
 CLUSTER_ENV = {"RELATORIA_MAX_ROWS": "60000", "RELATORIA_MAX_BODY_BYTES": str(16 * 1024 * 1024)}
@@ -59,57 +65,27 @@ async def pickup_after_kill(cluster: Cluster, trials: int) -> dict[str, Any]:
     }
 
 
-async def burst_with_kills(cluster: Cluster, requests: int, kills: int) -> dict[str, Any]:
+async def burst_run(cluster: Cluster, requests: int, kills: int) -> dict[str, Any]:
     """`requests` small reports across 2 workers while `kills` workers are SIGKILLed."""
     db = await _db(cluster.settings)
     owner = f"bench-burst-{uuid.uuid4().hex[:6]}"
-    rng = random.Random(7)
-    body = table_request("csv", [[f"r{i}", i, i / 7, True, "2026-03-01", None] for i in range(20)])
-    gate = asyncio.Semaphore(25)
     async with httpx.AsyncClient(base_url=cluster.base_url, timeout=30) as client:
-
-        async def one() -> str:
-            async with gate:
-                return await post(client, body, owner)
-
-        started = time.monotonic()
-        ids = await asyncio.gather(*(one() for _ in range(requests)))
-        workers = [cluster.start_worker(), cluster.start_worker()]
-        done_kills = 0
-        while True:
-            done = await db.fetchval(
-                "SELECT count(*) FROM report_requests WHERE owner_id = $1 AND status = 'done'",
-                owner,
-            )
-            if done == requests:
-                break
-            if done_kills < kills:
-                await asyncio.sleep(rng.uniform(1.0, 2.5))
-                cluster.kill(workers.pop(rng.randrange(len(workers))))
-                workers.append(cluster.start_worker())
-                done_kills += 1
-            else:
-                await asyncio.sleep(0.2)
-        wall = time.monotonic() - started
+        result = await burst_with_kills(
+            cluster, client, db, owner=owner, requests=requests, kills=kills, seed=7
+        )
     attempts = await db.fetchval(
         "SELECT sum(attempts) FROM report_requests WHERE owner_id = $1", owner
     )
     await db.close()
-    objects = sum(1 for rid in ids if cluster.s3_keys(rid) == [f"reports/{rid}.csv"])
-    finished = [
-        json.loads(line)["request_id"]
-        for log in cluster.logs.glob("worker-*.log")
-        for line in log.read_text().splitlines()
-        if line.startswith("{") and '"event": "job done"' in line
-    ]
-    ours = [rid for rid in finished if rid in set(ids)]
+    ids = set(result.ids)
+    ours = [rid for rid in finished_in_logs(cluster) if rid in ids]
     return {
         "requests": requests,
-        "kills": done_kills,
-        "wall_seconds": round(wall, 1),
+        "kills": result.kills,
+        "wall_seconds": round(result.wall_seconds, 1),
         "attempts_total": attempts,
         "done": requests,
-        "objects": objects,
+        "objects": sum(1 for rid in ids if cluster.s3_keys(rid) == [f"reports/{rid}.csv"]),
         "finished_twice": len(ours) - len(set(ours)),
     }
 
@@ -125,7 +101,8 @@ def main() -> None:
         cluster = start_cluster(settings, env | CLUSTER_ENV, Path(logs))
         try:
             results["pickup"] = asyncio.run(pickup_after_kill(cluster, trials))
-            results["burst"] = asyncio.run(burst_with_kills(cluster, requests, kills=6))
+            cluster.stop_workers()  # the burst starts its own two
+            results["burst"] = asyncio.run(burst_run(cluster, requests, kills=6))
         finally:
             cluster.stop_all()
     pickup, burst = results["pickup"], results["burst"]

@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from relatoria_bff.app import create_app
 from tests.support.api import bearer, table_request
 from tests.support.cluster import TERMINAL, Cluster, wait_status
+from tests.support.processes import start, wait_for_log
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.chaos
@@ -55,3 +56,30 @@ async def test_bff_accepts_through_a_broker_outage_and_recovers(cluster: Cluster
         for rid in accepted:
             done = await wait_status(client, rid, TERMINAL, seconds=30, owner=owner)
             assert done["status"] == "done"
+
+
+async def test_a_worker_started_during_a_broker_outage_waits_for_it(cluster: Cluster) -> None:
+    amqp = urlparse(cluster.settings.amqp_url.get_secret_value())
+    proxy = TcpProxy(amqp.hostname or "127.0.0.1", amqp.port or 5672).start()
+    proxy.refuse()
+    env = cluster.env | {
+        "RELATORIA_AMQP_URL": f"amqp://guest:guest@127.0.0.1:{proxy.port}/",
+        "RELATORIA_WORKER_ID": "late-worker",
+    }
+    worker = start("relatoria_worker.main", env, cluster.logs / "late-worker.log")
+    try:
+        await asyncio.to_thread(wait_for_log, worker, "RabbitMQ unreachable; retrying", 20)
+        assert worker.process.poll() is None  # waiting, not crashed
+        proxy.accept()
+        await asyncio.to_thread(wait_for_log, worker, "worker consuming", 30)
+        async with httpx.AsyncClient(base_url=cluster.base_url, timeout=10) as client:
+            response = await client.post(
+                "/v1/reports",
+                json=table_request("csv", [["x", 1, 1.0, True, None, None]]),
+                headers=bearer("chaos"),
+            )
+            done = await wait_status(client, response.json()["requestId"], TERMINAL, seconds=30)
+        assert done["status"] == "done"
+    finally:
+        worker.stop()
+        proxy.stop()

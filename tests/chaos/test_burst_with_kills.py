@@ -1,18 +1,13 @@
 """500 requests across 2 workers while workers are killed at random: every request ends
 `done`, with exactly one object each; none stuck, none duplicated."""
 
-import asyncio
-import json
-import random
-import time
 import uuid
 
 import asyncpg
 import httpx
 import pytest
 
-from tests.support.api import table_request
-from tests.support.cluster import Cluster, post
+from tests.support.cluster import Cluster, burst_with_kills, finished_in_logs
 
 pytestmark = pytest.mark.chaos
 
@@ -32,34 +27,10 @@ async def test_burst_with_random_worker_kills(
     cluster: Cluster, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     owner = f"burst-{uuid.uuid4().hex[:6]}"
-    rng = random.Random(20261122)
-    body = table_request("csv", [[f"r{i}", i, i / 7, True, "2026-03-01", None] for i in range(20)])
-    started = time.monotonic()
-    gate = asyncio.Semaphore(25)
-
-    async def one() -> str:
-        async with gate:
-            return await post(client, body, owner)
-
-    ids = await asyncio.gather(*(one() for _ in range(REQUESTS)))
-    workers = [cluster.start_worker(), cluster.start_worker()]
-    kills = 0
-    deadline = time.monotonic() + 240
-    while True:
-        state = await counts(db, owner)
-        if state.get("done", 0) == REQUESTS:
-            break
-        assert time.monotonic() < deadline, f"stuck: {state}"
-        if kills < KILLS:
-            await asyncio.sleep(rng.uniform(1.0, 2.5))
-            victim = workers.pop(rng.randrange(len(workers)))
-            cluster.kill(victim)
-            kills += 1
-            workers.append(cluster.start_worker())
-        else:
-            await asyncio.sleep(0.2)
-    wall = time.monotonic() - started
-
+    burst = await burst_with_kills(
+        cluster, client, db, owner=owner, requests=REQUESTS, kills=KILLS, seed=20261122
+    )
+    ids = burst.ids
     assert await counts(db, owner) == {"done": REQUESTS}
     keys = {
         o["Key"]
@@ -69,12 +40,7 @@ async def test_burst_with_random_worker_kills(
         for o in page.get("Contents", [])
     }
     assert {f"reports/{rid}.csv" for rid in ids} <= keys
-    finished_by_logs = [
-        json.loads(line)["request_id"]
-        for process_log in cluster.logs.glob("worker-*.log")
-        for line in process_log.read_text().splitlines()
-        if line.startswith("{") and '"event": "job done"' in line
-    ]
+    finished_by_logs = finished_in_logs(cluster)
     ours = [rid for rid in finished_by_logs if rid in set(ids)]
     # None finished twice. (A worker killed between committing `done` and logging it
     # leaves no line, so fewer lines than requests is possible; duplicates are not.)
@@ -92,4 +58,6 @@ async def test_burst_with_random_worker_kills(
     for key, size in list(sizes.items())[:100]:  # the stored object is the recorded one
         head = s3.head_object(Bucket=cluster.settings.s3_bucket, Key=key)
         assert head["ContentLength"] == size
-    print(f"\n{REQUESTS} reports, {kills} kills: {wall:.1f}s wall, {attempts} attempts in total")
+    print(
+        f"\n{REQUESTS} reports, {burst.kills} kills: {burst.wall_seconds:.1f}s, {attempts} attempts"
+    )

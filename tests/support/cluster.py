@@ -1,6 +1,8 @@
 """A BFF and any number of workers as real processes, on a namespace of their own."""
 
 import asyncio
+import json
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -45,11 +47,15 @@ class Cluster:
         """SIGKILL a worker, as the OOM killer would."""
         self.workers.pop(name).kill()
 
-    def stop_all(self) -> None:
-        """Stop every process of the cluster."""
+    def stop_workers(self) -> None:
+        """Stop every worker (SIGTERM)."""
         for process in self.workers.values():
             process.stop()
         self.workers.clear()
+
+    def stop_all(self) -> None:
+        """Stop every process of the cluster."""
+        self.stop_workers()
         self.bff.stop()
 
     def s3_keys(self, report_id: str) -> list[str]:
@@ -138,3 +144,64 @@ async def wait_processing(
             return
         await asyncio.sleep(0.02)
     raise AssertionError(f"{report_id} never reached processing attempt {attempt}")
+
+
+@dataclass(frozen=True)
+class Burst:
+    """What a burst with worker kills did."""
+
+    ids: list[str]
+    kills: int
+    wall_seconds: float
+
+
+async def burst_with_kills(
+    cluster: Cluster,
+    client: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    *,
+    owner: str,
+    requests: int,
+    kills: int,
+    seed: int,
+    seconds: float = 240,
+) -> Burst:
+    """POST `requests` small CSV reports, run 2 workers, and SIGKILL one at random every
+    1-2.5 s (starting a replacement each time) `kills` times, until all are `done`."""
+    rng = random.Random(seed)
+    body = table_request("csv", [[f"r{i}", i, i / 7, True, "2026-03-01", None] for i in range(20)])
+    gate = asyncio.Semaphore(25)
+
+    async def one() -> str:
+        async with gate:
+            return await post(client, body, owner)
+
+    started = time.monotonic()
+    ids = list(await asyncio.gather(*(one() for _ in range(requests))))
+    workers = [cluster.start_worker(), cluster.start_worker()]
+    done_kills = 0
+    deadline = time.monotonic() + seconds
+    while True:
+        done = await db.fetchval(
+            "SELECT count(*) FROM report_requests WHERE owner_id = $1 AND status = 'done'", owner
+        )
+        if done == requests:
+            return Burst(ids=ids, kills=done_kills, wall_seconds=time.monotonic() - started)
+        assert time.monotonic() < deadline, f"only {done} of {requests} done"
+        if done_kills < kills:
+            await asyncio.sleep(rng.uniform(1.0, 2.5))
+            cluster.kill(workers.pop(rng.randrange(len(workers))))
+            workers.append(cluster.start_worker())
+            done_kills += 1
+        else:
+            await asyncio.sleep(0.2)
+
+
+def finished_in_logs(cluster: Cluster) -> list[str]:
+    """Request ids of every `job done` line the cluster's workers logged."""
+    return [
+        json.loads(line)["request_id"]
+        for log in cluster.logs.glob("worker-*.log")
+        for line in log.read_text().splitlines()
+        if line.startswith("{") and '"event": "job done"' in line
+    ]

@@ -4,7 +4,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,6 +13,7 @@ from relatoria_shared.cache.status_cache import StatusCache, create_redis
 from relatoria_shared.db.engine import create_engine
 from relatoria_shared.db.repository import ReportRepository
 from relatoria_shared.dispatch import Dispatcher
+from relatoria_shared.messaging.connection import connect as connect_amqp
 from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.messaging.topology import declare_for
 from relatoria_shared.settings import Settings
@@ -41,7 +41,7 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
     verifier = TokenVerifier(settings)
     engine = create_engine(settings)
     redis = create_redis(settings)
-    amqp = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())
+    amqp = await connect_amqp(settings.amqp_url.get_secret_value())
     try:
         channel = await amqp.channel(publisher_confirms=True)
         declared = await declare_for(amqp, channel, settings)

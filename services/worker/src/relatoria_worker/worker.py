@@ -4,12 +4,12 @@ import asyncio
 import logging
 from typing import Any
 
-import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
 from relatoria_shared.cache.status_cache import StatusCache, create_redis
 from relatoria_shared.db.engine import create_engine
 from relatoria_shared.db.repository import ReportRepository
+from relatoria_shared.messaging.connection import connect as connect_amqp
 from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.messaging.topology import Topology, declare_for
 from relatoria_shared.settings import Settings
@@ -30,7 +30,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     and hand the rest back to the queue."""
     engine = create_engine(settings)
     redis = create_redis(settings)
-    amqp = await aio_pika.connect_robust(settings.amqp_url.get_secret_value())
+    amqp = await connect_amqp(settings.amqp_url.get_secret_value())
     try:
         publishing = await amqp.channel(publisher_confirms=True)
         declared = await declare_for(amqp, publishing, settings)
