@@ -12,7 +12,7 @@ from tests.support.cleanup import delete_topology
 from tests.support.cluster import Cluster, start_cluster
 
 # Bigger inline tables than the other tests allow: renders long enough to be killed mid-way.
-CHAOS_ENV = {"RELATORIA_MAX_ROWS": "60000", "RELATORIA_MAX_BODY_BYTES": str(16 * 1024 * 1024)}
+CHAOS_ENV = {"RELATORIA_MAX_ROWS": "150000", "RELATORIA_MAX_BODY_BYTES": str(32 * 1024 * 1024)}
 
 
 @pytest.fixture

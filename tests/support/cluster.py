@@ -166,8 +166,9 @@ async def burst_with_kills(
     seed: int,
     seconds: float = 240,
 ) -> Burst:
-    """POST `requests` small CSV reports, run 2 workers, and SIGKILL one at random every
-    1-2.5 s (starting a replacement each time) `kills` times, until all are `done`."""
+    """POST `requests` small CSV reports, run 2 workers, and every 1-2.5 s SIGKILL a worker
+    that holds a claim right then (starting a replacement each time), `kills` times,
+    until all are `done`."""
     rng = random.Random(seed)
     body = table_request("csv", [[f"r{i}", i, i / 7, True, "2026-03-01", None] for i in range(20)])
     gate = asyncio.Semaphore(25)
@@ -190,9 +191,18 @@ async def burst_with_kills(
         assert time.monotonic() < deadline, f"only {done} of {requests} done"
         if done_kills < kills:
             await asyncio.sleep(rng.uniform(1.0, 2.5))
-            cluster.kill(workers.pop(rng.randrange(len(workers))))
-            workers.append(cluster.start_worker())
-            done_kills += 1
+            holding = await db.fetch(
+                "SELECT DISTINCT worker_id FROM report_requests"
+                " WHERE owner_id = $1 AND status = 'processing'",
+                owner,
+            )
+            victims = [w for w in workers if w in {r["worker_id"] for r in holding}]
+            if victims:  # a kill that interrupts a job, not an idle worker
+                victim = rng.choice(victims)
+                workers.remove(victim)
+                cluster.kill(victim)
+                workers.append(cluster.start_worker())
+                done_kills += 1
         else:
             await asyncio.sleep(0.2)
 
