@@ -33,13 +33,15 @@ class Cluster:
     workers: dict[str, RunningProcess] = field(default_factory=dict)
     _started: int = 0
 
-    def start_worker(self, **overrides: str) -> str:
-        """Start one more worker process; returns its name (also its worker id)."""
+    def start_worker(self, *, wait: bool = True, **overrides: str) -> str:
+        """Start one more worker process (waiting until it consumes, unless told not to);
+        returns its name (also its worker id)."""
         self._started += 1
         name = f"worker-{self._started}"
         env = self.env | {"RELATORIA_WORKER_ID": name} | overrides
         process = start("relatoria_worker.main", env, self.logs / f"{name}.log")
-        wait_for_log(process, "worker consuming")
+        if wait:
+            wait_for_log(process, "worker consuming")
         self.workers[name] = process
         return name
 
@@ -166,11 +168,11 @@ async def burst_with_kills(
     seed: int,
     seconds: float = 240,
 ) -> Burst:
-    """POST `requests` small CSV reports, run 2 workers, and every 1-2.5 s SIGKILL a worker
-    that holds a claim right then (starting a replacement each time), `kills` times,
-    until all are `done`."""
+    """POST `requests` small CSV reports, run 2 workers, and every 0.3-1 s SIGKILL a worker
+    in the middle of a job (starting a replacement each time) until `kills` kills have
+    interrupted one, then wait until all are `done`."""
     rng = random.Random(seed)
-    body = table_request("csv", [[f"r{i}", i, i / 7, True, "2026-03-01", None] for i in range(20)])
+    body = table_request("csv", [[f"r{i}", i, i / 7, True, "2026-03-01", None] for i in range(100)])
     gate = asyncio.Semaphore(25)
 
     async def one() -> str:
@@ -190,18 +192,8 @@ async def burst_with_kills(
             return Burst(ids=ids, kills=done_kills, wall_seconds=time.monotonic() - started)
         assert time.monotonic() < deadline, f"only {done} of {requests} done"
         if done_kills < kills:
-            await asyncio.sleep(rng.uniform(1.0, 2.5))
-            holding = await db.fetch(
-                "SELECT DISTINCT worker_id FROM report_requests"
-                " WHERE owner_id = $1 AND status = 'processing'",
-                owner,
-            )
-            victims = [w for w in workers if w in {r["worker_id"] for r in holding}]
-            if victims:  # a kill that interrupts a job, not an idle worker
-                victim = rng.choice(victims)
-                workers.remove(victim)
-                cluster.kill(victim)
-                workers.append(cluster.start_worker())
+            await asyncio.sleep(rng.uniform(0.3, 1.0))
+            if await _kill_one_mid_job(cluster, db, owner, workers, rng):
                 done_kills += 1
         else:
             await asyncio.sleep(0.2)
@@ -215,3 +207,25 @@ def finished_in_logs(cluster: Cluster) -> list[str]:
         for line in log.read_text().splitlines()
         if line.startswith("{") and '"event": "job done"' in line
     ]
+
+
+async def _kill_one_mid_job(
+    cluster: Cluster, db: asyncpg.Connection, owner: str, workers: list[str], rng: random.Random
+) -> bool:
+    """SIGKILL a worker holding a claim; True if its job was really interrupted (a job that
+    committed `done` just before the kill was not)."""
+    rows = await db.fetch(
+        "SELECT id, worker_id FROM report_requests WHERE owner_id = $1 AND status = 'processing'",
+        owner,
+    )
+    held = [r for r in rows if r["worker_id"] in workers]
+    if not held:
+        return False
+    target = rng.choice(held)
+    workers.remove(target["worker_id"])
+    cluster.kill(target["worker_id"])
+    workers.append(cluster.start_worker(wait=False))
+    after = await db.fetchrow(
+        "SELECT status, worker_id FROM report_requests WHERE id = $1", target["id"]
+    )
+    return bool(after["status"] == "processing" and after["worker_id"] == target["worker_id"])
