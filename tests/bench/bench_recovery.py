@@ -16,7 +16,6 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 import asyncpg
-import httpx
 from sqlalchemy.engine import make_url
 
 from relatoria_shared.settings import Settings
@@ -25,6 +24,7 @@ from tests.support.cluster import (
     Cluster,
     burst_with_kills,
     finished_in_logs,
+    http_client,
     long_pdf,
     post,
     start_cluster,
@@ -44,7 +44,7 @@ async def pickup_after_kill(cluster: Cluster, trials: int) -> dict[str, Any]:
     """SIGKILL the worker rendering a long PDF; time until another worker claims it."""
     db = await _db(cluster.settings)
     times = []
-    async with httpx.AsyncClient(base_url=cluster.base_url, timeout=30) as client:
+    async with http_client(cluster) as client:
         cluster.start_worker()
         for _ in range(trials):
             rid = await post(client, long_pdf(40000), "bench-kill")
@@ -69,7 +69,7 @@ async def burst_run(cluster: Cluster, requests: int, kills: int) -> dict[str, An
     """`requests` small reports across 2 workers while `kills` workers are SIGKILLed."""
     db = await _db(cluster.settings)
     owner = f"bench-burst-{uuid.uuid4().hex[:6]}"
-    async with httpx.AsyncClient(base_url=cluster.base_url, timeout=30) as client:
+    async with http_client(cluster) as client:
         result = await burst_with_kills(
             cluster, client, db, owner=owner, requests=requests, kills=kills, seed=7
         )

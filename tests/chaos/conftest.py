@@ -9,7 +9,7 @@ import pytest
 from relatoria_shared.settings import Settings
 from tests.conftest import settings_env
 from tests.support.cleanup import delete_topology
-from tests.support.cluster import Cluster, start_cluster
+from tests.support.cluster import Cluster, http_client, start_cluster
 
 # Bigger inline tables than the other tests allow: renders long enough to be killed mid-way.
 CHAOS_ENV = {"RELATORIA_MAX_ROWS": "150000", "RELATORIA_MAX_BODY_BYTES": str(32 * 1024 * 1024)}
@@ -30,5 +30,5 @@ def cluster(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture
 async def client(cluster: Cluster) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=cluster.base_url, timeout=30) as client:
+    async with http_client(cluster) as client:
         yield client

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from relatoria_bff.app import create_app
 from tests.support.api import bearer, table_request
-from tests.support.cluster import TERMINAL, Cluster, wait_status
+from tests.support.cluster import TERMINAL, Cluster, http_client, wait_status
 from tests.support.processes import start, wait_for_log
 from tests.support.tcp_proxy import TcpProxy
 
@@ -52,7 +52,7 @@ async def test_bff_accepts_through_a_broker_outage_and_recovers(cluster: Cluster
                 assert ready.json()["checks"]["rabbitmq"] == "ok"
     finally:
         proxy.stop()
-    async with httpx.AsyncClient(base_url=cluster.base_url, timeout=10) as client:
+    async with http_client(cluster) as client:
         for rid in accepted:
             done = await wait_status(client, rid, TERMINAL, seconds=30, owner=owner)
             assert done["status"] == "done"
@@ -72,7 +72,7 @@ async def test_a_worker_started_during_a_broker_outage_waits_for_it(cluster: Clu
         assert worker.process.poll() is None  # waiting, not crashed
         proxy.accept()
         await asyncio.to_thread(wait_for_log, worker, "worker consuming", 30)
-        async with httpx.AsyncClient(base_url=cluster.base_url, timeout=10) as client:
+        async with http_client(cluster) as client:
             response = await client.post(
                 "/v1/reports",
                 json=table_request("csv", [["x", 1, 1.0, True, None, None]]),

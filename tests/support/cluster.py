@@ -78,6 +78,14 @@ class Cluster:
         )
 
 
+def http_client(cluster: Cluster) -> httpx.AsyncClient:
+    """A client for the cluster's BFF. Idle pooled connections expire before uvicorn's
+    5-second keep-alive does, so a client that waited a while never reuses a connection
+    the server is closing."""
+    limits = httpx.Limits(keepalive_expiry=2)
+    return httpx.AsyncClient(base_url=cluster.base_url, timeout=30, limits=limits)
+
+
 def start_cluster(settings: Settings, env: dict[str, str], logs: Path) -> Cluster:
     """A BFF on a fresh namespace; no workers yet."""
     namespace = f"{settings.amqp_namespace}-{uuid.uuid4().hex[:6]}"
