@@ -17,6 +17,7 @@ from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
 from tests.support.cleanup import drop_database, remove_broker_and_cache_state
 from tests.support.containers import started
+from tests.support.database import connect
 from tests.support.processes import RunningProcess, start, wait_for_log, wait_ready
 from tests.support.services import START_HINTS, docker_engine_available, free_port, reachable
 
@@ -172,7 +173,6 @@ def system(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture
 async def db(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
     """A plain asyncpg connection to this run's database, for asserting on rows."""
-    url = make_url(settings.database_url.get_secret_value()).set(drivername="postgresql")
-    conn = await asyncpg.connect(url.render_as_string(hide_password=False))
+    conn = await connect(settings)
     yield conn
     await conn.close()

@@ -15,10 +15,6 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-import asyncpg
-from sqlalchemy.engine import make_url
-
-from relatoria_shared.settings import Settings
 from tests.bench.environment import bench_environment
 from tests.support.cluster import (
     Cluster,
@@ -30,19 +26,15 @@ from tests.support.cluster import (
     start_cluster,
     wait_processing,
 )
+from tests.support.database import connect
 
 RESULTS = Path(__file__).parent / "results"
 CLUSTER_ENV = {"RELATORIA_MAX_ROWS": "60000", "RELATORIA_MAX_BODY_BYTES": str(16 * 1024 * 1024)}
 
 
-async def _db(settings: Settings) -> asyncpg.Connection:
-    url = make_url(settings.database_url.get_secret_value()).set(drivername="postgresql")
-    return await asyncpg.connect(url.render_as_string(hide_password=False))
-
-
 async def pickup_after_kill(cluster: Cluster, trials: int) -> dict[str, Any]:
     """SIGKILL the worker rendering a long PDF; time until another worker claims it."""
-    db = await _db(cluster.settings)
+    db = await connect(cluster.settings)
     times = []
     async with http_client(cluster) as client:
         cluster.start_worker()
@@ -67,7 +59,7 @@ async def pickup_after_kill(cluster: Cluster, trials: int) -> dict[str, Any]:
 
 async def burst_run(cluster: Cluster, requests: int, kills: int) -> dict[str, Any]:
     """`requests` small reports across 2 workers while `kills` workers are SIGKILLed."""
-    db = await _db(cluster.settings)
+    db = await connect(cluster.settings)
     owner = f"bench-burst-{uuid.uuid4().hex[:6]}"
     async with http_client(cluster) as client:
         result = await burst_with_kills(

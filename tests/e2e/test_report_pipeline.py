@@ -17,7 +17,6 @@ import httpx
 import openpyxl
 import pytest
 from pypdf import PdfReader
-from sqlalchemy.engine import make_url
 
 from relatoria_shared.messaging.contract import JobMessage
 from relatoria_shared.messaging.publisher import JobPublisher
@@ -180,29 +179,20 @@ async def _publish_again(settings: Settings, rid: uuid.UUID) -> None:
 
 
 async def test_a_request_the_worker_cannot_render_ends_as_error_with_a_readable_reason(
-    client: httpx.AsyncClient, settings: Settings
+    client: httpx.AsyncClient, settings: Settings, db: asyncpg.Connection
 ) -> None:
     user = "e2e-broken"
     rid = uuid.uuid4()
-    await _insert_broken_request(settings, rid, user)
+    # Stored parameters no validation would let through (no columns).
+    await db.execute(
+        "INSERT INTO report_requests (id, owner_id, report_type, format, title, parameters)"
+        " VALUES ($1, $2, 'table', 'pdf', 'broken', '{\"rows\": [[1]]}')",
+        rid,
+        user,
+    )
     await _publish_again(settings, rid)
     status = await wait_for(client, str(rid), bearer(user))
     assert status["status"] == "error"
     assert status["errorCode"] == "INVALID_PARAMETERS"
     assert "parameters" in status["errorMessage"]
     assert status["downloadUrl"] is None
-
-
-async def _insert_broken_request(settings: Settings, rid: uuid.UUID, user: str) -> None:
-    url = make_url(settings.database_url.get_secret_value()).set(drivername="postgresql")
-    conn = await asyncpg.connect(url.render_as_string(hide_password=False))
-    try:
-        # Stored parameters no validation would let through (no columns).
-        await conn.execute(
-            "INSERT INTO report_requests (id, owner_id, report_type, format, title, parameters)"
-            " VALUES ($1, $2, 'table', 'pdf', 'broken', '{\"rows\": [[1]]}')",
-            rid,
-            user,
-        )
-    finally:
-        await conn.close()

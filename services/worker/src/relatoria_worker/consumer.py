@@ -16,14 +16,13 @@ The acknowledgement policy lives here and only here:
 
 import asyncio
 import logging
-import time
 
 from aio_pika.abc import AbstractIncomingMessage
-from sqlalchemy.exc import DBAPIError
 
 from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.messaging.contract import JobMessage, MalformedMessage
 from relatoria_worker.job_runner import JobRunner
+from relatoria_worker.outage import through_outage
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +73,11 @@ class JobConsumer:
                 await self._runner.process(claimed)
 
     async def _claim_patiently(self, job: JobMessage) -> ReportRecord | None:
-        deadline = time.monotonic() + CLAIM_PATIENCE_SECONDS
-        delay = 0.5
-        while True:
-            try:
-                return await self._runner.claim(job)
-            except (DBAPIError, OSError) as exc:
-                if self._closing or time.monotonic() + delay > deadline:
-                    raise
-                log.warning(
-                    "claim failed; retrying",
-                    extra={"request_id": str(job.request_id), "error": type(exc).__name__},
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        return await through_outage(
+            lambda: self._runner.claim(job),
+            what="claim",
+            patience_seconds=CLAIM_PATIENCE_SECONDS,
+            max_delay_seconds=10.0,
+            context={"request_id": str(job.request_id)},
+            give_up=lambda: self._closing,
+        )

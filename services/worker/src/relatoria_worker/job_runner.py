@@ -19,8 +19,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError
-
 from relatoria_shared.cache.status_cache import StatusCache
 from relatoria_shared.db.repository import ReportRepository
 from relatoria_shared.dispatch import Dispatcher
@@ -28,12 +26,13 @@ from relatoria_shared.domain.errors import ErrorCode, ReportError, StorageError
 from relatoria_shared.domain.report import Artifact, ReportRecord, status_document
 from relatoria_shared.domain.retry_policy import Retry, RetryPolicy
 from relatoria_shared.domain.status import ReportStatus
-from relatoria_shared.messaging.contract import DeadLetter, JobMessage
-from relatoria_shared.messaging.publisher import JobPublisher, PublishFailed
+from relatoria_shared.messaging.contract import JobMessage
+from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore, object_key
 from relatoria_worker.artifact_builder import ArtifactBuilder
 from relatoria_worker.job_control import JobControl, JobStopped, StopReason
+from relatoria_worker.outage import through_outage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,7 +55,6 @@ class JobRunner:
         self._repository = repository
         self._cache = cache
         self._builder = builder
-        self._publisher = publisher
         self._dispatcher = Dispatcher(publisher, repository)
         self._store = store
         self._policy: RetryPolicy = settings.retry_policy
@@ -169,7 +167,7 @@ class JobRunner:
                 "job failed; retrying",
                 extra=context | {"retry_in_s": round(decision.delay_seconds, 2)},
             )
-            await self._park(retrying, decision)
+            await self._dispatcher.park(retrying, decision.delay_seconds)
             return
         failed = await self._persist(lambda: self._repository.fail(claimed, code, message), context)
         if failed is None:
@@ -177,21 +175,7 @@ class JobRunner:
             return
         await self._cache.put(status_document(failed))
         log.warning("job gave up; dead-lettered", extra=context | {"reason": decision.reason})
-        try:
-            await self._publisher.publish_dead(DeadLetter.of(failed))
-        except PublishFailed as exc:
-            log.error("dead letter not published", extra=context | {"publish_error": str(exc)})
-
-    async def _park(self, record: ReportRecord, retry: Retry) -> None:
-        """Put the job in its backoff level's delay queue; if the broker does not confirm,
-        the sweeper publishes it once the delay has passed."""
-        job = JobMessage(request_id=record.id, attempt=record.attempts)
-        try:
-            await self._publisher.publish_retry(job, retry.delay_seconds)
-        except PublishFailed as exc:
-            log.warning("retry not parked; the sweeper will publish it", extra={"error": str(exc)})
-            return
-        await self._repository.mark_published(record.id)
+        await self._dispatcher.dead_letter(failed)
 
     async def _hand_back(self, claimed: ReportRecord, context: dict[str, object]) -> None:
         released = await self._repository.release(claimed)
@@ -247,17 +231,10 @@ class JobRunner:
         Giving up early would waste the finished work and leave the request `processing`
         until its lease runs out.
         """
-        deadline = time.monotonic() + self._settings.lease_seconds / 2
-        delay = 0.5
-        while True:
-            try:
-                return await write()
-            except (DBAPIError, OSError) as exc:
-                if time.monotonic() + delay > deadline:
-                    raise
-                log.warning(
-                    "recording the outcome failed; retrying",
-                    extra=context | {"error": type(exc).__name__, "retry_in_s": delay},
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        return await through_outage(
+            write,
+            what="recording the outcome",
+            patience_seconds=self._settings.lease_seconds / 2,
+            max_delay_seconds=5.0,
+            context=context,
+        )

@@ -14,9 +14,8 @@ from datetime import timedelta
 from relatoria_shared.cache.status_cache import StatusCache
 from relatoria_shared.db.repository import ReportRepository
 from relatoria_shared.dispatch import Dispatcher
-from relatoria_shared.domain.report import ReportRecord, status_document
-from relatoria_shared.messaging.contract import DeadLetter, JobMessage
-from relatoria_shared.messaging.publisher import JobPublisher, PublishFailed
+from relatoria_shared.domain.report import status_document
+from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,6 @@ class Sweeper:
         self._settings = settings
         self._repository = repository
         self._cache = cache
-        self._publisher = publisher
         self._dispatcher = Dispatcher(publisher, repository)
 
     async def run(self) -> None:
@@ -58,16 +56,10 @@ class Sweeper:
         )
         for record, delay in requeued:
             await self._cache.put(status_document(record))
-            await self._park(record, delay)
+            await self._dispatcher.park(record, delay)
         for record in failed:
             await self._cache.put(status_document(record))
-            try:
-                await self._publisher.publish_dead(DeadLetter.of(record))
-            except PublishFailed as exc:
-                log.error(
-                    "dead letter not published",
-                    extra={"request_id": str(record.id), "error": str(exc)},
-                )
+            await self._dispatcher.dead_letter(record)
         published = await self._repository.publish_due(
             BATCH,
             grace=timedelta(seconds=self._settings.publish_grace_seconds),
@@ -78,12 +70,3 @@ class Sweeper:
         if any(done.values()):
             log.info("sweep", extra=done)
         return done
-
-    async def _park(self, record: ReportRecord, delay: float) -> None:
-        """Park the job in the delay queue; unconfirmed, `publish_due` publishes it once due."""
-        try:
-            await self._publisher.publish_retry(JobMessage(record.id, record.attempts), delay)
-        except PublishFailed as exc:
-            log.warning("retry not parked", extra={"request_id": str(record.id), "error": str(exc)})
-            return
-        await self._repository.mark_published(record.id)
