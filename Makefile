@@ -8,8 +8,10 @@ ENV_FILE ?= .env.dev
 RUN := $(UV) run --env-file $(ENV_FILE)
 S3_PORT ?= 9000
 SUB ?= dev-user
+ROWS ?= 200000
+DEMO_ROWS ?= 20000
 
-.PHONY: help install lint format migrate run bff worker s3 token test test-unit test-integration test-e2e bench clean
+.PHONY: help install lint format migrate demo-data run bff worker s3 token test test-unit test-integration test-e2e bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -43,7 +45,11 @@ s3: install ## Run a local S3 endpoint (moto server) on S3_PORT
 token: install ## Print a development bearer token (make token SUB=alice)
 	@$(RUN) relatoria-token --sub $(SUB)
 
+demo-data: install ## Create the demo reporting database (make demo-data ROWS=2000000)
+	$(RUN) relatoria-demo-data --create-database --rows $(ROWS)
+
 run: migrate ## Start the whole system: local S3, BFF and a worker (Ctrl-C stops all)
+	@$(RUN) relatoria-demo-data --create-database --if-smaller --rows $(DEMO_ROWS)
 	@$(RUN) python infra/local/run.py
 
 test: lint ## Lint, then every test against the real services
@@ -59,6 +65,7 @@ test-e2e: install ## End-to-end tests only
 	$(UV) run pytest tests/e2e
 
 bench: install ## Benchmark figures (make bench QUICK=1 for a short run)
+	$(UV) run python -m tests.bench.bench_exports $(if $(QUICK),--quick,)
 	$(UV) run python -m tests.bench.bench_pipeline $(if $(QUICK),--quick,)
 	$(UV) run python -m tests.bench.bench_recovery $(if $(QUICK),--quick,)
 

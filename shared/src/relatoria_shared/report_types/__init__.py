@@ -1,0 +1,1 @@
+"""Report types that read their rows from the reporting database."""
