@@ -12,6 +12,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 from sqlalchemy.engine import make_url
 
+from relatoria_demo_data.seed import seed
 from relatoria_shared.db.migrate import create_database_if_missing, upgrade
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
@@ -22,6 +23,8 @@ from tests.support.processes import RunningProcess, start, wait_for_log, wait_re
 from tests.support.services import START_HINTS, docker_engine_available, free_port, reachable
 
 DEV_SECRET = "test-secret-that-is-long-enough-for-hs256"
+REPORTING_ROWS = 3_000
+"""Transactions in the test run's demo reporting database."""
 
 LOCAL = {
     "PostgreSQL": ("127.0.0.1", 5432, "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"),
@@ -67,6 +70,20 @@ def database_url(service_urls: dict[str, str], run_id: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def reporting_database_url(service_urls: dict[str, str], run_id: str) -> Iterator[str]:
+    """A demo reporting database of REPORTING_ROWS transactions, dropped at the end."""
+    url = make_url(service_urls["PostgreSQL"]).set(
+        drivername="postgresql", database=f"relatoria_reporting_test_{run_id}"
+    )
+    dsn = url.render_as_string(hide_password=False)
+    asyncio.run(create_database_if_missing(dsn))
+    asyncio.run(seed(dsn, rows=REPORTING_ROWS))
+    yield dsn
+    admin = url.set(database="postgres").render_as_string(hide_password=False)
+    asyncio.run(drop_database(admin, str(url.database)))
+
+
+@pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A moto S3 server spoken to over HTTP."""
     port = free_port()
@@ -78,11 +95,16 @@ def s3_endpoint() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(
-    database_url: str, service_urls: dict[str, str], s3_endpoint: str, run_id: str
+    database_url: str,
+    reporting_database_url: str,
+    service_urls: dict[str, str],
+    s3_endpoint: str,
+    run_id: str,
 ) -> Iterator[Settings]:
     """Settings pointing at this run's database, namespace, prefix and bucket."""
     settings = Settings(
         database_url=database_url,
+        reporting_database_url=reporting_database_url,
         amqp_url=service_urls["RabbitMQ"],
         amqp_namespace=f"relatoria-test-{run_id}",
         redis_url=service_urls["Redis"],
@@ -116,6 +138,11 @@ def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
     """The environment that gives a child process the same settings."""
     env = {
         "RELATORIA_DATABASE_URL": settings.database_url.get_secret_value(),
+        "RELATORIA_REPORTING_DATABASE_URL": (
+            settings.reporting_database_url.get_secret_value()
+            if settings.reporting_database_url
+            else ""
+        ),
         "RELATORIA_AMQP_URL": settings.amqp_url.get_secret_value(),
         "RELATORIA_AMQP_NAMESPACE": settings.amqp_namespace,
         "RELATORIA_REDIS_URL": settings.redis_url.get_secret_value(),

@@ -39,6 +39,11 @@ _REQUEST = """{"type": "table", "format": "xlsx", "title": "Vendas de março",
                             {"key": "total", "label": "Total", "type": "number"}],
                 "rows": [["São Paulo", 1234.5], ["Lisboa", 987]]}}"""
 
+_EXPORT = (
+    '{"type": "transactions", "format": "csv", "title": "Transactions", '
+    '"parameters": {"startDate": "2025-07-01", "endDate": "2026-06-30"}}'
+)
+
 _JSON_FIELD = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"requestId\"])'"
 
 
@@ -59,6 +64,12 @@ JSON
   curl -s {base}/v1/reports/$ID {auth}                  # the status document
   until curl -s {base}/v1/reports/$ID {auth} | grep -q '"status":"done"'; do sleep 0.2; done
   curl -sfL -o report.xlsx {base}/v1/reports/$ID/download {auth}  # the file
+
+  # A data-source export: a year of transactions from the demo reporting database
+  ID=$(curl -s -X POST {base}/v1/reports {auth} -H 'Content-Type: application/json' \\
+         -d '{_EXPORT}' | {_JSON_FIELD})
+  until curl -s {base}/v1/reports/$ID {auth} | grep -q '"status":"done"'; do sleep 0.5; done
+  curl -sfL -o transactions.csv {base}/v1/reports/$ID/download {auth}
 
 Ctrl-C stops everything started here.
 """

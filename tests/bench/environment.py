@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from moto.server import ThreadedMotoServer
 
+from relatoria_demo_data.seed import seed
 from relatoria_shared.db.migrate import create_database_if_missing, upgrade
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
@@ -46,3 +47,15 @@ def bench_environment(**overrides: object) -> Iterator[tuple[Settings, dict[str,
         moto.stop()
         asyncio.run(remove_broker_and_cache_state(settings))
         asyncio.run(drop_database("postgresql://postgres@127.0.0.1:5432/postgres", database))
+
+
+@contextlib.contextmanager
+def reporting_database(rows: int) -> Iterator[str]:
+    """A demo reporting database of `rows` transactions (its DSN), dropped afterwards."""
+    name = f"relatoria_bench_reporting_{uuid.uuid4().hex[:8]}"
+    dsn = f"postgresql://postgres@127.0.0.1:5432/{name}"
+    try:
+        asyncio.run(seed(dsn, rows=rows, create_database=True))
+        yield dsn
+    finally:
+        asyncio.run(drop_database("postgresql://postgres@127.0.0.1:5432/postgres", name))

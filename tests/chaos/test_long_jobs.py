@@ -10,6 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
+from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.messaging.topology import Topology
 from tests.support.api import table_request
 from tests.support.cluster import TERMINAL, Cluster, long_pdf, post, wait_processing, wait_status
@@ -36,9 +37,10 @@ def unacked(queue: str) -> int:
 async def test_a_render_longer_than_the_lease_keeps_its_claim_and_others_flow(
     cluster: Cluster, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    cluster.start_worker()  # concurrency 2
+    # Concurrency 2; a PDF past the default row cap, so that it renders for long.
+    cluster.start_worker(RELATORIA_PDF_MAX_ROWS="200000")
     lease = cluster.settings.lease_seconds
-    rid = await post(client, long_pdf(120000))  # ~20 s: outlasts the broker's stats lag
+    rid = await post(client, long_pdf(120000))  # ~15 s: outlasts the broker's stats lag
     await wait_processing(db, rid, attempt=1)
     began = time.monotonic()
     small = [
@@ -49,7 +51,7 @@ async def test_a_render_longer_than_the_lease_keeps_its_claim_and_others_flow(
         assert (await wait_status(client, other, TERMINAL, seconds=20))["status"] == "done"
     # The broker's queue statistics lag by several seconds: wait for them to show no
     # unacked delivery while the long job is still rendering.
-    queue = Topology(cluster.settings.amqp_namespace).work_queue
+    queue = Topology(cluster.settings.amqp_namespace).work_queue(Lane.INTERACTIVE)
     while True:
         status = await db.fetchval("SELECT status FROM report_requests WHERE id = $1::uuid", rid)
         assert status == "processing", "the long job ended before the check could be made"

@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
+from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.messaging.topology import Topology
 from tests.support.api import COLUMNS, table_request
 from tests.support.cluster import TERMINAL, Cluster, post, wait_status
@@ -41,7 +42,9 @@ async def test_a_message_the_broker_lost_is_published_again(
     connection = await aio_pika.connect(cluster.settings.amqp_url.get_secret_value())
     async with connection:
         channel = await connection.channel()
-        queue = await channel.get_queue(Topology(cluster.settings.amqp_namespace).work_queue)
+        queue = await channel.get_queue(
+            Topology(cluster.settings.amqp_namespace).work_queue(Lane.INTERACTIVE)
+        )
         await queue.purge()  # the broker lost it
     # Make it look long-published, so the sweeper's "lost message" threshold has passed.
     await db.execute(

@@ -18,6 +18,7 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
+from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.messaging.contract import JobMessage
 from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.messaging.topology import declare_for
@@ -175,7 +176,7 @@ async def _publish_again(settings: Settings, rid: uuid.UUID) -> None:
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         declared = await declare_for(connection, channel, settings)
-        await JobPublisher(declared, 5).publish(JobMessage(request_id=rid))
+        await JobPublisher(declared, 5).publish(JobMessage(request_id=rid), Lane.INTERACTIVE)
 
 
 async def test_a_request_the_worker_cannot_render_ends_as_error_with_a_readable_reason(

@@ -18,8 +18,8 @@ from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.messaging.topology import declare_for
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
-from relatoria_worker.artifact_builder import ArtifactBuilder
 from relatoria_worker.job_runner import JobRunner
+from relatoria_worker.worker import create_job_runner, render_executors
 
 pytestmark = pytest.mark.integration
 
@@ -32,13 +32,13 @@ async def runner_for(
     channel = await connection.channel(publisher_confirms=True)
     declared = await declare_for(connection, channel, settings)
     OPEN_CONNECTIONS.append(connection)
-    return JobRunner(
-        settings=settings,
+    return create_job_runner(
+        settings,
         repository=repository,
         cache=cache,
-        builder=ArtifactBuilder(store, settings.s3_key_prefix, None),
         publisher=JobPublisher(declared, 5),
         store=store,
+        executors=render_executors(settings),
     )
 
 

@@ -4,6 +4,7 @@ import aio_pika
 import asyncpg
 from redis.asyncio import Redis
 
+from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.settings import Settings
 
@@ -12,9 +13,13 @@ async def delete_topology(settings: Settings) -> None:
     """Delete every queue and exchange of the namespace."""
     topology = Topology(settings.amqp_namespace)
     queues = [
-        topology.work_queue,
         topology.dead_queue,
-        *(topology.retry_queue(level) for level in settings.retry_policy.levels()),
+        *(topology.work_queue(lane) for lane in Lane),
+        *(
+            topology.retry_queue(level, lane)
+            for level in settings.retry_policy.levels()
+            for lane in Lane
+        ),
     ]
     exchanges = [topology.work_exchange, topology.retry_exchange, topology.dead_exchange]
     connection = await aio_pika.connect(settings.amqp_url.get_secret_value())

@@ -1,10 +1,12 @@
 """A BFF and any number of workers as real processes, on a namespace of their own."""
 
 import asyncio
+import contextlib
 import json
 import random
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,13 @@ from typing import Any
 import asyncpg
 import boto3
 import httpx
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
 
+from relatoria_shared.db.migrate import create_database_if_missing, upgrade
 from relatoria_shared.settings import Settings
 from tests.support.api import bearer, table_request
+from tests.support.cleanup import delete_topology, drop_database
 from tests.support.processes import RunningProcess, start, wait_for_log, wait_ready
 from tests.support.services import free_port
 
@@ -96,6 +102,28 @@ def start_cluster(settings: Settings, env: dict[str, str], logs: Path) -> Cluste
     base_url = f"http://127.0.0.1:{port}"
     wait_ready(f"{base_url}/readyz", bff)
     return Cluster(settings=cluster_settings, env=env, base_url=base_url, logs=logs, bff=bff)
+
+
+@contextlib.contextmanager
+def isolated_cluster(settings: Settings, env: dict[str, str], logs: Path) -> Iterator[Cluster]:
+    """A BFF on a fresh namespace and its own database, torn down afterwards. Its own
+    database matters: every worker's sweeper scans the whole database, so a worker of
+    another test would otherwise take over this cluster's jobs. `env` gives the settings
+    of its processes (`settings_env` of `settings`, plus overrides)."""
+    url = make_url(settings.database_url.get_secret_value())
+    name = f"{url.database}_{uuid.uuid4().hex[:6]}"
+    own_url = url.set(database=name).render_as_string(hide_password=False)
+    asyncio.run(create_database_if_missing(own_url))
+    upgrade(own_url)
+    isolated = settings.model_copy(update={"database_url": SecretStr(own_url)})
+    running = start_cluster(isolated, env | {"RELATORIA_DATABASE_URL": own_url}, logs)
+    try:
+        yield running
+    finally:
+        running.stop_all()
+        asyncio.run(delete_topology(running.settings))
+        admin = url.set(drivername="postgresql", database="postgres")
+        asyncio.run(drop_database(admin.render_as_string(hide_password=False), name))
 
 
 async def post(client: httpx.AsyncClient, body: dict[str, Any], owner: str = "chaos") -> str:

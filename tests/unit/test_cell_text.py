@@ -5,6 +5,8 @@ import pytest
 from relatoria_worker.renderers.cell_text import (
     FORMULA_PREFIX,
     FORMULA_TRIGGERS,
+    any_starts_like_formula,
+    any_xml_illegal,
     neutralise_formula,
     starts_like_formula,
     strip_xml_illegal,
@@ -75,3 +77,37 @@ def test_strip_keeps_legal_text_as_is(text: str) -> None:
 @pytest.mark.unit
 def test_strip_does_not_neutralise_formulas() -> None:
     assert strip_xml_illegal("=1+1\x00") == "=1+1"
+
+
+@pytest.mark.unit
+def test_any_starts_like_formula_looks_at_first_characters_only() -> None:
+    assert not any_starts_like_formula([])
+    assert not any_starts_like_formula(["plain", "", None, "a=b", " =x", "1-2"])
+    for trigger in sorted(FORMULA_TRIGGERS):
+        assert any_starts_like_formula(["plain", None, f"{trigger}x", "more"])
+    assert any_starts_like_formula(["-"])
+
+
+@pytest.mark.unit
+def test_any_starts_like_formula_agrees_with_the_single_text_rule() -> None:
+    texts = ["=1", "+", "x-", "@a", "\tb", "\rc", "\nd", "'e", "", "Ação", "😀"]
+    for text in texts:
+        assert any_starts_like_formula([text]) == starts_like_formula(text)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        ([], False),
+        (["plain", None, "", "Ação", "tab\tlf\ncr\r", "\xa0nbsp", "\u200bzero width"], False),
+        (["ok", "nul\x00"], True),
+        (["ok", "lone \ud800 surrogate"], True),
+        (["non-character \uffff"], True),
+        (["\x1f"], True),
+        (["\x7f\x85 legal in XML"], False),
+    ],
+)
+def test_any_xml_illegal(texts: list[str | None], expected: bool) -> None:
+    assert any_xml_illegal(texts) is expected
+    assert expected == any(t is not None and strip_xml_illegal(t) != t for t in texts)

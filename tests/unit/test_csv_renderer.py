@@ -5,6 +5,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from relatoria_shared.domain.table import Cell, Column, ColumnType, TableData
 from relatoria_worker.renderers import csv as csv_renderer_module
 from relatoria_worker.renderers.base import Renderer, RenderStats
 from relatoria_worker.renderers.csv import CsvRenderer, format_cell
+from tests.support.database_rows import EXPENSES, Record, expense
 
 GENERATED_AT = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -205,6 +207,9 @@ def test_destination_stays_open_and_positioned_at_the_end() -> None:
         ),
         ("=x", "'=x"),
         ("x", "x"),
+        (Decimal("1234.50"), "1234.50"),
+        (Decimal("-0.01"), "-0.01"),
+        (Decimal("NaN"), "NaN"),
     ],
 )
 def test_format_cell(value: Cell, expected: str) -> None:
@@ -273,3 +278,135 @@ def test_writes_to_a_real_binary_file(tmp_path: Path) -> None:
         assert not handle.closed
     assert stats.row_count == 1
     assert _parse(path.read_bytes())[1] == ["x", "1", "2.5", "false", "", ""]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("make_row", [tuple, list, lambda values: Record(*values)])
+def test_database_rows_are_written_and_formulas_neutralised(make_row: Any) -> None:
+    # Thousands of clean rows go through the fast paths; the formulas hide among them.
+    rows = [make_row(expense(n)) for n in range(2500)]
+    rows[1700] = make_row(expense(1700, who="=cmd|' /C calc'!A0"))
+    rows[2] = make_row(expense(2, who="@SUM(A1)"))
+    data, stats = _render(_table(rows, EXPENSES))
+    parsed = _parse(data)
+
+    assert stats.row_count == 2500
+    assert len(parsed) == 2501
+    assert parsed[1] == ["0", "2025-07-01T08:05:09", "Ana", "1234.50", "true", "2025-07-02"]
+    assert parsed[2][4] == "false"
+    assert parsed[3][2] == "'@SUM(A1)"
+    assert parsed[1701][2] == "'=cmd|' /C calc'!A0"
+    assert [row[0] for row in parsed[1:]] == [str(n) for n in range(2500)]
+
+
+@pytest.mark.unit
+def test_text_in_a_non_text_column_is_still_neutralised() -> None:
+    # A data source returning text where a number was declared must not bypass the guard.
+    columns = [
+        Column("i", "I", ColumnType.INTEGER),
+        Column("n", "N", ColumnType.NUMBER),
+        Column("b", "B", ColumnType.BOOLEAN),
+        Column("d", "D", ColumnType.DATE),
+    ]
+    rows = [(1, Decimal("1.00"), True, date(2024, 1, 1))] * 10 + [("=1+1", "+2", "-3", "@x")]
+    data, _ = _render(_table(rows, columns))
+
+    assert _parse(data)[-1] == ["'=1+1", "'+2", "'-3", "'@x"]
+
+
+@pytest.mark.unit
+def test_decimal_amounts_are_written_as_given() -> None:
+    columns = [Column("amount", "Amount", ColumnType.NUMBER)]
+    values = [Decimal("1234.50"), Decimal("-0.01"), Decimal("0.00"), Decimal("99999999.99"), None]
+    data, _ = _render(_table([(v,) for v in values], columns))
+
+    assert [row[0] for row in _parse(data)[1:]] == ["1234.50", "-0.01", "0.00", "99999999.99", ""]
+
+
+@pytest.mark.unit
+def test_mixed_numbers_in_one_column() -> None:
+    columns = [Column("n", "N", ColumnType.NUMBER)]
+    values: list[Any] = [1, 2.5, Decimal("3.10"), None, -0.25, float("nan"), True]
+    data, _ = _render(_table([(v,) for v in values], columns))
+
+    assert [row[0] for row in _parse(data)[1:]] == ["1", "2.5", "3.10", "", "-0.25", "nan", "true"]
+
+
+@pytest.mark.unit
+def test_naive_aware_and_missing_datetimes() -> None:
+    columns = [Column("at", "At", ColumnType.DATETIME)]
+    brt = timezone(timedelta(hours=-3))
+    naive = [(datetime(2025, 1, 2, 3, 4, 5),), (datetime(2025, 1, 2, 3, 4, 5, 600000),)]
+    aware = [(datetime(2025, 1, 2, 22, 30, tzinfo=brt),), (datetime(2025, 1, 3, tzinfo=UTC),)]
+    mixed = [(None,), (datetime(2025, 1, 2, 3, 4, 5),), (datetime(2025, 1, 2, tzinfo=UTC),)]
+
+    assert [r[0] for r in _parse(_render(_table(naive, columns))[0])[1:]] == [
+        "2025-01-02T03:04:05",
+        "2025-01-02T03:04:05.600000",
+    ]
+    assert [r[0] for r in _parse(_render(_table(aware, columns))[0])[1:]] == [
+        "2025-01-02T22:30:00-03:00",
+        "2025-01-03T00:00:00+00:00",
+    ]
+    assert [r[0] for r in _parse(_render(_table(mixed, columns))[0])[1:]] == [
+        "",
+        "2025-01-02T03:04:05",
+        "2025-01-02T00:00:00+00:00",
+    ]
+
+
+@pytest.mark.unit
+def test_booleans_and_dates_with_missing_values() -> None:
+    columns = [Column("b", "B", ColumnType.BOOLEAN), Column("d", "D", ColumnType.DATE)]
+    rows = [(True, date(2024, 2, 29)), (None, None), (False, datetime(2024, 3, 1, 12, 0))]
+    data, _ = _render(_table(rows, columns))
+
+    assert _parse(data)[1:] == [
+        ["true", "2024-02-29"],
+        ["", ""],
+        ["false", "2024-03-01T12:00:00"],
+    ]
+
+
+@pytest.mark.unit
+def test_wrong_width_far_into_the_stream_names_its_row() -> None:
+    rows: list[Any] = [expense(n) for n in range(2345)]
+    rows.append(Record(1, 2))
+
+    with pytest.raises(RenderError, match="row 2346 has 2 cells; the table has 6 columns"):
+        CsvRenderer().render(_table(rows, EXPENSES), io.BytesIO())
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("column", range(6))
+@pytest.mark.parametrize("value", [b"raw", object(), [1, 2], {"a": 1}])
+def test_unwritable_value_in_any_column_is_a_render_error(column: int, value: Any) -> None:
+    rows: list[Any] = [list(expense(n)) for n in range(1500)]
+    rows[1234][column] = value
+
+    with pytest.raises(RenderError, match=f"cannot write a {type(value).__name__} value"):
+        CsvRenderer().render(_table(rows, EXPENSES), io.BytesIO())
+
+
+@pytest.mark.unit
+def test_rows_are_read_a_bounded_batch_ahead() -> None:
+    pulled = 0
+    written_when: list[int] = []
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        nonlocal pulled
+        for n in range(5000):
+            pulled += 1
+            yield expense(n)
+
+    class Spy(io.BytesIO):
+        def write(self, data: Any, /) -> int:
+            written_when.append(pulled)
+            return super().write(data)
+
+    stats = CsvRenderer().render(_table(rows(), EXPENSES), Spy())
+
+    assert stats.row_count == 5000
+    # Output flows while rows are still being read; never more than a batch ahead.
+    assert written_when[1] <= 1000 + 1
+    assert min(written_when[1:]) < 5000

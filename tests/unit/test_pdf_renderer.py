@@ -2,15 +2,18 @@
 
 import io
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
 
 import pytest
 from pypdf import PdfReader
 
-from relatoria_shared.domain.errors import RenderError
+from relatoria_shared.domain.errors import ErrorCode, RenderError, TooLargeError
 from relatoria_shared.domain.table import Cell, Column, ColumnType, TableData
 from relatoria_worker.renderers.base import RenderStats
 from relatoria_worker.renderers.pdf import PdfRenderer
+from tests.support.database_rows import Record
 
 GENERATED = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
 MARKUP = '<img src="http://127.0.0.1:1/x.png"/> <font color="red">x</font> & y'
@@ -201,3 +204,141 @@ def test_reportlab_failures_become_render_errors() -> None:
         PdfRenderer().render(table, _BrokenFile())
 
     assert isinstance(caught.value.__cause__, OSError)
+
+
+def _counted(limit: int | None = None) -> tuple[Iterator[list[Cell]], list[int]]:
+    """Rows without end (or `limit` of them), counting how many were pulled."""
+    pulled = [0]
+
+    def rows() -> Iterator[list[Cell]]:
+        n = 0
+        while limit is None or n < limit:
+            pulled[0] += 1
+            yield [n, f"customer {n}", n * 1.5]
+            n += 1
+
+    return rows(), pulled
+
+
+def _render_capped(rows: Iterator[Sequence[Cell]], max_rows: int) -> RenderStats:
+    return PdfRenderer(max_rows=max_rows).render(
+        TableData("Sales report", COLUMNS, rows, GENERATED), io.BytesIO()
+    )
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("max_rows", [0, 5, 2500])
+def test_row_cap_refuses_a_larger_table_without_reading_the_rest(max_rows: int) -> None:
+    rows, pulled = _counted()  # endless: only the cap stops it
+
+    with pytest.raises(TooLargeError) as caught:
+        _render_capped(rows, max_rows)
+
+    assert pulled[0] == max_rows + 1
+    assert caught.value.code is ErrorCode.TOO_LARGE
+    assert caught.value.message == (
+        f"a PDF holds at most {max_rows:,} rows; this report has more. Request it as CSV or XLSX."
+    )
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("count", [0, 5, 1000])
+def test_row_cap_lets_a_table_of_exactly_that_size_through(count: int) -> None:
+    rows, pulled = _counted(count)
+
+    stats = _render_capped(rows, count)
+
+    assert stats.row_count == count
+    assert pulled[0] == count
+
+
+@pytest.mark.unit
+def test_rejects_a_negative_row_cap() -> None:
+    with pytest.raises(ValueError, match="max_rows"):
+        PdfRenderer(max_rows=-1)
+
+
+@pytest.mark.unit
+def test_database_rows_with_decimals_and_datetimes() -> None:
+    columns = [
+        Column("id", "Id", ColumnType.INTEGER),
+        Column("at", "Occurred at", ColumnType.DATETIME),
+        Column("dept", "Department", ColumnType.STRING),
+        Column("amount", "Amount", ColumnType.NUMBER),
+        Column("day", "Day", ColumnType.DATE),
+        Column("ok", "Ok", ColumnType.BOOLEAN),
+    ]
+    brt = timezone(timedelta(hours=-3))
+    rows = [
+        Record(
+            n, datetime(2025, 7, 1, 8, 5, 9), "Finance", Decimal("1234.50"), date(2025, 7, 2), True
+        )
+        for n in range(1500)
+    ]
+    rows[1] = Record(1, datetime(2025, 7, 1, 8, 5, tzinfo=brt), None, None, None, None)
+    stats, reader = _render(rows, columns=columns)
+
+    assert stats.row_count == 1500
+    first = _text(reader, 0)
+    assert "0 2025-07-01T08:05:09 Finance 1234.50 2025-07-02 true" in first
+    assert "1 2025-07-01T08:05:00-03:00" in first
+    assert "1499 2025-07-01T08:05:09 Finance 1234.50" in _text(reader, len(reader.pages) - 1)
+
+
+@pytest.mark.unit
+def test_repeated_long_values_are_truncated_the_same_way_every_time() -> None:
+    columns = [Column("id", "Id", ColumnType.INTEGER), Column("note", "Note", ColumnType.STRING)]
+    long_note = "a remarkably long note " * 30
+    _, reader = _render([[n, long_note] for n in range(40)], columns=columns)
+
+    lines = [line for line in reader.pages[0].extract_text().splitlines() if "remarkably" in line]
+    assert len(lines) == 40
+    assert len({line.split(" ", 1)[1] for line in lines}) == 1
+    assert lines[0].endswith("…")
+
+
+@pytest.mark.unit
+def test_numbers_are_right_aligned() -> None:
+    columns = [Column("n", "A number column", ColumnType.NUMBER)]
+    _, reader = _render([[Decimal("1.00")], [Decimal("123456.78")]], columns=columns)
+    ends: list[float] = []
+
+    def visit(text: str, cm: Any, tm: Any, font: Any, size: Any) -> None:
+        if text.strip() in {"1.00", "123456.78"}:
+            ends.append(tm[4])  # x where the text starts
+
+    reader.pages[0].extract_text(visitor_text=visit)
+    assert len(ends) == 2
+    assert ends[0] > ends[1]  # the shorter number starts further right
+
+
+@pytest.mark.unit
+def test_wrong_width_far_into_the_stream_names_its_row() -> None:
+    rows: list[Sequence[Cell]] = [[n, "x", 1.0] for n in range(2345)]
+    rows.append(Record(1, "x"))
+
+    with pytest.raises(RenderError, match="row 2346 has 2 cells; the table has 3 columns"):
+        _render(rows)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("column", range(3))
+@pytest.mark.parametrize("value", [b"raw", object(), [1, 2]])
+def test_unwritable_value_is_a_render_error(column: int, value: Any) -> None:
+    rows: list[list[Any]] = [[n, "x", 1.0] for n in range(1500)]
+    rows[1234][column] = value
+
+    with pytest.raises(RenderError, match=f"cannot write a {type(value).__name__} value"):
+        _render(rows)
+
+
+@pytest.mark.unit
+def test_pages_are_compressed_as_they_are_finished() -> None:
+    # Each page's content is flate-compressed when the page ends, not kept as text until
+    # the end (reportlab alone would add an ASCII85 layer at save time).
+    _, reader = _render(list(_rows(300)))
+
+    assert len(reader.pages) > 3
+    for page in reader.pages:
+        stream = page["/Contents"].get_object()
+        assert stream["/Filter"] == ["/FlateDecode"]

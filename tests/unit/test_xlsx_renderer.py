@@ -5,6 +5,7 @@ import io
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,9 +18,11 @@ from relatoria_worker.renderers.base import Renderer, RenderStats
 from relatoria_worker.renderers.xlsx import (
     DATE_FORMAT,
     DATETIME_FORMAT,
+    MAX_SHEET_ROWS,
     XlsxRenderer,
     sanitise_sheet_title,
 )
+from tests.support.database_rows import EXPENSES, Record, expense
 
 GENERATED_AT = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -84,7 +87,7 @@ def test_typed_cells_are_preserved() -> None:
     data, stats = _render(_table(rows))
     sheet = _sheet(data)
 
-    assert stats == RenderStats(row_count=2, page_count=None)
+    assert stats == RenderStats(row_count=2, page_count=None, sheet_count=1)
     assert sheet.max_row == 3
     name, qty, price, ok, day, at = next(sheet.iter_rows(min_row=2, max_row=2))
     assert (name.value, name.data_type) == ("Widget", "s")
@@ -99,7 +102,7 @@ def test_typed_cells_are_preserved() -> None:
     assert day.number_format == DATE_FORMAT == "yyyy-mm-dd"
     assert at.is_date
     assert at.value == datetime(2024, 2, 29, 13, 5, 7)
-    assert at.number_format == DATETIME_FORMAT == "yyyy-mm-dd hh:mm:ss"
+    assert at.number_format == DATETIME_FORMAT == "yyyy-mm-dd h:mm:ss"
     second = [c.value for c in next(sheet.iter_rows(min_row=3, max_row=3))]
     assert second == ["Gadget", -5, 0.1, False, datetime(1999, 12, 31), datetime(2000, 1, 1)]
 
@@ -434,3 +437,222 @@ def test_non_seekable_destination_works() -> None:
 def test_rejects_nonsense_width_settings() -> None:
     with pytest.raises(ValueError, match="min_width"):
         XlsxRenderer(min_width=10, max_width=5)
+
+
+def _workbook(data: bytes) -> Any:
+    return load_workbook(io.BytesIO(data))
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("make_row", [tuple, list, lambda values: Record(*values)])
+def test_database_rows_keep_their_types_and_formulas_stay_text(make_row: Any) -> None:
+    # Thousands of clean rows go through the fast paths; the dangerous text hides among them.
+    rows = [make_row(expense(n)) for n in range(2500)]
+    rows[1700] = make_row(expense(1700, who='=HYPERLINK("http://x")'))
+    rows[3] = make_row(expense(3, who="#N/A"))
+    rows[4] = make_row(expense(4, who="bad\x00char\ud800"))
+    data, stats = _render(_table(rows, EXPENSES))
+    sheet = _sheet(data)
+
+    assert stats.row_count == 2500
+    assert sheet.max_row == 2501
+    n, at, who, amount, paid, day = sheet[2]
+    assert (n.value, n.data_type) == (0, "n")
+    assert (at.value, at.number_format, at.is_date) == (
+        datetime(2025, 7, 1, 8, 5, 9),
+        DATETIME_FORMAT,
+        True,
+    )
+    assert (who.value, who.data_type) == ("Ana", "s")
+    assert (amount.value, amount.data_type) == (1234.5, "n")
+    assert (paid.value, paid.data_type) == (True, "b")
+    assert (day.value, day.number_format, day.is_date) == (datetime(2025, 7, 2), DATE_FORMAT, True)
+    for row, text in [(1702, '=HYPERLINK("http://x")'), (5, "#N/A"), (6, "badchar")]:
+        assert (sheet.cell(row, 3).value, sheet.cell(row, 3).data_type) == (text, "s")
+    sheet_xml = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
+    assert b"<f>" not in sheet_xml
+    assert b't="e"' not in sheet_xml
+
+
+@pytest.mark.unit
+def test_text_in_a_non_text_column_stays_text() -> None:
+    columns = [
+        Column("i", "I", ColumnType.INTEGER),
+        Column("n", "N", ColumnType.NUMBER),
+        Column("d", "D", ColumnType.DATE),
+        Column("t", "T", ColumnType.DATETIME),
+    ]
+    rows = [(1, Decimal("1.00"), date(2024, 1, 1), datetime(2024, 1, 1))] * 5
+    rows.append(("=1+1", "#DIV/0!", "=A1", "#REF!"))
+    sheet = _sheet(_render(_table(rows, columns))[0])
+
+    last = sheet[7]
+    assert [c.value for c in last] == ["=1+1", "#DIV/0!", "=A1", "#REF!"]
+    assert all(c.data_type == "s" for c in last)
+
+
+@pytest.mark.unit
+def test_decimal_amounts_are_numbers() -> None:
+    columns = [Column("amount", "Amount", ColumnType.NUMBER)]
+    values = [Decimal("1234.50"), Decimal("-0.01"), Decimal("0.00"), Decimal("9999999999.99")]
+    sheet = _sheet(_render(_table([(v,) for v in [*values, None]], columns))[0])
+
+    cells = [sheet.cell(row, 1) for row in range(2, 6)]
+    assert [c.data_type for c in cells] == ["n"] * 4
+    assert [c.value for c in cells] == [1234.5, -0.01, 0, 9999999999.99]
+    assert sheet["A6"].value is None
+
+
+@pytest.mark.unit
+def test_non_finite_decimals_become_text() -> None:
+    columns = [Column("amount", "Amount", ColumnType.NUMBER)]
+    values = [Decimal("1.50"), Decimal("NaN"), Decimal("Infinity"), Decimal("sNaN")]
+    sheet = _sheet(_render(_table([(v,) for v in values], columns))[0])
+
+    assert (sheet["A2"].value, sheet["A2"].data_type) == (1.5, "n")
+    assert [sheet.cell(row, 1).value for row in range(3, 6)] == ["NaN", "Infinity", "sNaN"]
+    assert all(sheet.cell(row, 1).data_type == "s" for row in range(3, 6))
+
+
+@pytest.mark.unit
+def test_integer_beyond_what_excel_holds_is_a_render_error() -> None:
+    columns = [Column("n", "N", ColumnType.INTEGER)]
+
+    with pytest.raises(RenderError, match="could not write the XLSX file"):
+        XlsxRenderer().render(_table([(1,), (10**400,)], columns), io.BytesIO())
+
+
+@pytest.mark.unit
+def test_naive_aware_and_missing_datetimes() -> None:
+    columns = [Column("at", "At", ColumnType.DATETIME)]
+    brt = timezone(timedelta(hours=-3))
+    rows = [
+        (datetime(2024, 1, 1, 22, 30),),
+        (None,),
+        (datetime(2024, 1, 1, 22, 30, tzinfo=brt),),
+        (datetime(2024, 6, 1, 12, 0, tzinfo=UTC),),
+    ]
+    sheet = _sheet(_render(_table(rows, columns))[0])
+
+    assert [sheet.cell(row, 1).value for row in range(2, 6)] == [
+        datetime(2024, 1, 1, 22, 30),
+        None,
+        datetime(2024, 1, 2, 1, 30),
+        datetime(2024, 6, 1, 12, 0),
+    ]
+    for row in (2, 4, 5):
+        assert sheet.cell(row, 1).is_date
+        assert sheet.cell(row, 1).number_format == DATETIME_FORMAT
+
+
+@pytest.mark.unit
+def test_rows_roll_over_to_new_sheets() -> None:
+    rows = [expense(n) for n in range(12)]
+    data, stats = _render(_table(rows, EXPENSES), XlsxRenderer(rows_per_sheet=5))
+    book = _workbook(data)
+
+    assert stats.row_count == 12
+    assert stats.sheet_count == 3
+    assert book.sheetnames == ["Sales", "Sales (2)", "Sales (3)"]
+    ids = []
+    for sheet, data_rows in zip(book.worksheets, [5, 5, 2], strict=True):
+        header = sheet[1]
+        assert [c.value for c in header] == ["Id", "At", "Who", "Amount", "Paid", "Day"]
+        assert all(c.font.b for c in header)
+        assert sheet.freeze_panes == "A2"
+        assert sheet.max_row == data_rows + 1
+        assert sheet.auto_filter.ref == f"A1:F{data_rows + 1}"
+        assert sheet.column_dimensions["B"].width == book.worksheets[0].column_dimensions["B"].width
+        ids += [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert ids == list(range(12))  # every row, in order, once
+
+
+@pytest.mark.unit
+def test_a_full_last_sheet_does_not_open_an_empty_one() -> None:
+    data, stats = _render(
+        _table([expense(n) for n in range(10)], EXPENSES), XlsxRenderer(rows_per_sheet=5)
+    )
+
+    assert stats.sheet_count == 2
+    assert [s.max_row for s in _workbook(data).worksheets] == [6, 6]
+
+
+@pytest.mark.unit
+def test_rollover_across_batches() -> None:
+    rows = [expense(n) for n in range(2600)]
+    data, stats = _render(_table(rows, EXPENSES), XlsxRenderer(rows_per_sheet=700))
+    book = _workbook(data)
+
+    assert stats.sheet_count == 4
+    assert [s.max_row for s in book.worksheets] == [701, 701, 701, 501]
+    ids = [r[0] for s in book.worksheets for r in s.iter_rows(min_row=2, values_only=True)]
+    assert ids == list(range(2600))
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("title", "names"),
+    [
+        ("x" * 40, ["x" * 31, "x" * 27 + " (2)", "x" * 27 + " (3)"]),
+        ("Vendas/Mar: [v2]", ["Vendas Mar v2", "Vendas Mar v2 (2)", "Vendas Mar v2 (3)"]),
+        ("History", ["Report", "Report (2)", "Report (3)"]),
+        ("a" * 26 + " word", ["a" * 26 + " word", "a" * 26 + " (2)", "a" * 26 + " (3)"]),
+        # The trimmed title plus its suffix would repeat the first name: skip that number.
+        ("b" * 27 + " (2)", ["b" * 27 + " (2)", "b" * 27 + " (3)", "b" * 27 + " (4)"]),
+    ],
+)
+def test_sheet_names_stay_valid_and_unique(title: str, names: list[str]) -> None:
+    data, _ = _render(_table([["a"]] * 3, _strings(), title=title), XlsxRenderer(rows_per_sheet=1))
+    book = _workbook(data)
+
+    assert book.sheetnames == names
+    assert all(len(name) <= 31 for name in names)
+    assert len({name.casefold() for name in names}) == len(names)
+
+
+@pytest.mark.unit
+def test_one_sheet_holds_excels_row_limit_by_default() -> None:
+    assert MAX_SHEET_ROWS == 1_048_576
+    assert XlsxRenderer()._rows_per_sheet == MAX_SHEET_ROWS - 1
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("rows_per_sheet", [0, -1, MAX_SHEET_ROWS])
+def test_rejects_impossible_rows_per_sheet(rows_per_sheet: int) -> None:
+    with pytest.raises(ValueError, match="rows_per_sheet"):
+        XlsxRenderer(rows_per_sheet=rows_per_sheet)
+
+
+@pytest.mark.unit
+def test_failed_render_over_several_sheets_leaves_no_temp_file() -> None:
+    before = list(openpyxl_sheet_writer.ALL_TEMP_FILES)
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        yield from (expense(n) for n in range(12))
+        raise ValueError("boom")
+
+    with pytest.raises(RenderError):
+        XlsxRenderer(rows_per_sheet=5).render(_table(rows(), EXPENSES), io.BytesIO())
+    assert before == openpyxl_sheet_writer.ALL_TEMP_FILES
+
+
+@pytest.mark.unit
+def test_wrong_width_far_into_the_stream_names_its_row() -> None:
+    rows: list[Any] = [expense(n) for n in range(2345)]
+    rows.append(Record(1, 2))
+
+    with pytest.raises(RenderError, match="row 2346 has 2 cells; the table has 6 columns"):
+        XlsxRenderer().render(_table(rows, EXPENSES), io.BytesIO())
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("column", range(6))
+@pytest.mark.parametrize("value", [b"raw", object(), [1, 2], {"a": 1}])
+def test_unwritable_value_in_any_column_is_a_render_error(column: int, value: Any) -> None:
+    before = list(openpyxl_sheet_writer.ALL_TEMP_FILES)
+    rows: list[Any] = [list(expense(n)) for n in range(1500)]
+    rows[1234][column] = value
+
+    with pytest.raises(RenderError, match=f"cannot write a {type(value).__name__} value"):
+        XlsxRenderer().render(_table(rows, EXPENSES), io.BytesIO())
+    assert before == openpyxl_sheet_writer.ALL_TEMP_FILES

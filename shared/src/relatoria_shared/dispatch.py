@@ -9,6 +9,7 @@ sweeper publishes it later.
 import logging
 
 from relatoria_shared.db.repository import ReportRepository
+from relatoria_shared.domain.catalog import lane_for
 from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.messaging.contract import DeadLetter, JobMessage
 from relatoria_shared.messaging.publisher import JobPublisher, PublishFailed
@@ -39,7 +40,10 @@ class Dispatcher:
     async def publish(self, record: ReportRecord) -> bool:
         """Publish `record`'s job only; False if the broker did not confirm."""
         try:
-            await self._publisher.publish(JobMessage(request_id=record.id, attempt=record.attempts))
+            await self._publisher.publish(
+                JobMessage(request_id=record.id, attempt=record.attempts),
+                lane_for(record.report_type),
+            )
         except PublishFailed as exc:
             log.warning(
                 "publish not confirmed; the sweeper will publish the request",
@@ -53,7 +57,7 @@ class Dispatcher:
         the sweeper publishes it once its `next_attempt_at` has passed."""
         job = JobMessage(request_id=record.id, attempt=record.attempts)
         try:
-            await self._publisher.publish_retry(job, delay_seconds)
+            await self._publisher.publish_retry(job, delay_seconds, lane_for(record.report_type))
         except PublishFailed as exc:
             log.warning(
                 "retry not parked; the sweeper will publish it",

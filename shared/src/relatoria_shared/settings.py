@@ -3,11 +3,12 @@
 import os
 import socket
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.retry_policy import RetryPolicy
 from relatoria_shared.domain.table import TableLimits
 
@@ -64,13 +65,23 @@ class Settings(BaseSettings):
     max_columns: int = Field(default=100, ge=1)
     max_cell_chars: int = Field(default=32_767, ge=1)
 
+    # Reporting database (data-source report types read it; read-only, its own DSN)
+    reporting_database_url: SecretStr | None = None
+    reporting_statement_timeout_seconds: float = Field(default=300.0, gt=0)
+    reporting_fetch_rows: int = Field(default=5_000, ge=1, le=100_000)
+    pdf_max_rows: int = Field(default=100_000, ge=1)
+
     # BFF process
     bff_host: str = "127.0.0.1"
     bff_port: int = 8000
 
     # Worker process
     worker_id: str = Field(default_factory=_default_worker_id)
-    worker_concurrency: int = Field(default=4, ge=1)
+    # Comma-separated in the environment: RELATORIA_WORKER_LANES=interactive,bulk
+    worker_lanes: Annotated[list[Lane], NoDecode] = [Lane.INTERACTIVE, Lane.BULK]
+    worker_concurrency: int = Field(default=4, ge=1)  # the interactive lane's
+    bulk_concurrency: int = Field(default=1, ge=1)
+    bulk_render_nice: int = Field(default=10, ge=0, le=19)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     temp_dir: str | None = None
 
@@ -111,6 +122,23 @@ class Settings(BaseSettings):
         if self.heartbeat_seconds * 2 > self.lease_seconds:
             raise ValueError("heartbeat_seconds must be at most half of lease_seconds")
         return self
+
+    @field_validator("worker_lanes", mode="before")
+    @classmethod
+    def _split_lanes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check_lanes(self) -> "Settings":
+        if not self.worker_lanes:
+            raise ValueError("worker_lanes must name at least one lane")
+        return self
+
+    def lane_concurrency(self, lane: Lane) -> int:
+        """How many jobs of `lane` one worker runs at once."""
+        return self.bulk_concurrency if lane is Lane.BULK else self.worker_concurrency
 
     @cached_property
     def retry_policy(self) -> RetryPolicy:

@@ -1,37 +1,69 @@
 """Turn a claimed request into a stored file: render to a temporary file, hash, upload.
 
 Blocking work (rendering is CPU-bound, boto3 is synchronous): the job runner calls it in
-a thread so the event loop keeps acking, heartbeating and serving other jobs.
+a render thread so the event loop keeps acking, heartbeating, fetching rows and serving
+other jobs. Rows stream from their source through the renderer into a temporary file,
+which goes to S3 (in parts when large) and is removed on every path out.
 """
 
+import contextlib
 import hashlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from relatoria_shared.domain.errors import InvalidParametersError
+from relatoria_shared.domain.catalog import lane_for
+from relatoria_shared.domain.formats import ReportFormat
+from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import Artifact, ReportRecord
-from relatoria_shared.domain.table import Cell, TableData, columns_from_stored, typed_rows
+from relatoria_shared.domain.table import Cell, TableData
 from relatoria_shared.storage.object_store import ObjectStore, download_file_name, object_key
+from relatoria_worker.interactive_first import CHECK_EVERY_ROWS, InteractiveFirst
 from relatoria_worker.job_control import JobControl
-from relatoria_worker.renderers.registry import renderer_for
+from relatoria_worker.renderers.base import Renderer
+from relatoria_worker.row_sources import RowSource
 
 _HASH_CHUNK = 1024 * 1024
 
 
 class ArtifactBuilder:
-    """Renders a request's table and uploads it under its deterministic key."""
+    """Renders a request's rows and uploads the file under its deterministic key."""
 
-    def __init__(self, store: ObjectStore, key_prefix: str, temp_dir: str | None) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        key_prefix: str,
+        temp_dir: str | None,
+        renderer_for: Callable[[ReportFormat], Renderer],
+    ) -> None:
         self._store = store
         self._key_prefix = key_prefix
         self._temp_dir = temp_dir
+        self._renderer_for = renderer_for
+        self._priority = InteractiveFirst()
 
-    def build(self, record: ReportRecord, control: JobControl) -> Artifact:
+    def build(self, record: ReportRecord, source: RowSource, control: JobControl) -> Artifact:
         """Render and upload `record`'s report, stopping between rows if `control` says so;
-        the temporary file never outlives the call."""
-        table = _table_of(record, control)
+        the temporary file never outlives the call. Bulk renders step aside for the
+        interactive renders of this worker."""
+        bulk = lane_for(record.report_type) is Lane.BULK
+        with contextlib.nullcontext() if bulk else self._priority.interactive():
+            return self._build(record, source, control, self._priority if bulk else None)
+
+    def _build(
+        self,
+        record: ReportRecord,
+        source: RowSource,
+        control: JobControl,
+        priority: InteractiveFirst | None,
+    ) -> Artifact:
+        table = TableData(
+            title=record.title,
+            columns=source.columns,
+            rows=_counted(source.rows, control, priority),
+            generated_at=datetime.now(UTC),
+        )
         fmt = record.format
         key = object_key(self._key_prefix, record.id, fmt)
         file_name = download_file_name(record.title, fmt)
@@ -39,7 +71,7 @@ class ArtifactBuilder:
         with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix="relatoria-") as scratch:
             path = Path(scratch) / f"report.{fmt.extension}"
             with path.open("wb") as destination:
-                stats = renderer_for(fmt).render(table, destination)
+                stats = self._renderer_for(fmt).render(table, destination)
             size, digest = _size_and_sha256(path)
             control.check()
             self._store.upload_file(path, key, fmt.content_type, file_name)
@@ -54,24 +86,17 @@ class ArtifactBuilder:
         )
 
 
-def _table_of(record: ReportRecord, control: JobControl) -> TableData:
-    try:
-        columns = columns_from_stored(record.parameters["columns"])
-        rows = record.parameters.get("rows", [])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidParametersError(f"the stored parameters are unusable: {exc}") from None
-    return TableData(
-        title=record.title,
-        columns=columns,
-        rows=_stoppable(typed_rows(columns, rows), control),
-        generated_at=datetime.now(UTC),
-    )
-
-
-def _stoppable(rows: Iterator[list[Cell]], control: JobControl) -> Iterator[list[Cell]]:
-    for row in rows:
+def _counted(
+    rows: Iterable[Sequence[Cell]], control: JobControl, priority: InteractiveFirst | None
+) -> Iterator[Sequence[Cell]]:
+    """The rows, counted for progress, stopping at the next one once told to stop, and,
+    given a `priority`, stepping aside for interactive renders every few rows."""
+    for written, row in enumerate(rows, start=1):
         control.check()
+        if priority is not None and not written % CHECK_EVERY_ROWS:
+            priority.step_aside()
         yield row
+        control.rows_written = written
 
 
 def _size_and_sha256(path: Path) -> tuple[int, str]:

@@ -4,6 +4,7 @@ import threading
 from enum import StrEnum
 
 from relatoria_shared.domain.errors import ErrorCode, ReportError
+from relatoria_shared.domain.report import Progress
 
 
 class StopReason(StrEnum):
@@ -27,12 +28,28 @@ class JobStopped(ReportError):  # noqa: N818 - an event, not a fault
 
 
 class JobControl:
-    """A thread-safe stop flag with its reason; the first reason wins."""
+    """Between the event loop and a job's render thread: a thread-safe stop flag with its
+    reason (the first reason wins), and the job's progress."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
         self._reason: StopReason | None = None
         self._lock = threading.Lock()
+        self._started = False
+        self._expected: int | None = None
+        # Written by the render thread, read by the heartbeat: a plain int is enough.
+        self.rows_written = 0
+
+    def expect(self, rows: int | None) -> None:
+        """The job's rows are about to flow; `rows` of them are expected, if known."""
+        self._started = True
+        self._expected = rows
+
+    def progress(self) -> Progress | None:
+        """Rows written so far and rows expected; None before the rows start flowing."""
+        if not self._started:
+            return None
+        return Progress(rows_written=self.rows_written, rows_expected=self._expected)
 
     def stop(self, reason: StopReason) -> None:
         """Ask the job to stop (idempotent; keeps the first reason)."""

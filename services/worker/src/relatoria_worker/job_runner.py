@@ -15,15 +15,18 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Executor
 from datetime import timedelta
 from typing import TypeVar
 
 from relatoria_shared.cache.status_cache import StatusCache
 from relatoria_shared.db.repository import ReportRepository
 from relatoria_shared.dispatch import Dispatcher
+from relatoria_shared.domain.catalog import lane_for
 from relatoria_shared.domain.errors import ErrorCode, ReportError, StorageError
-from relatoria_shared.domain.report import Artifact, ReportRecord, status_document
+from relatoria_shared.domain.lanes import Lane
+from relatoria_shared.domain.report import Artifact, Progress, ReportRecord, status_document
 from relatoria_shared.domain.retry_policy import Retry, RetryPolicy
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.messaging.contract import JobMessage
@@ -33,6 +36,7 @@ from relatoria_shared.storage.object_store import ObjectStore, object_key
 from relatoria_worker.artifact_builder import ArtifactBuilder
 from relatoria_worker.job_control import JobControl, JobStopped, StopReason
 from relatoria_worker.outage import through_outage
+from relatoria_worker.row_sources import RowSource, RowSources
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,13 +52,19 @@ class JobRunner:
         repository: ReportRepository,
         cache: StatusCache,
         builder: ArtifactBuilder,
+        sources: RowSources,
+        executors: Mapping[Lane, Executor],
         publisher: JobPublisher,
         store: ObjectStore,
     ) -> None:
+        """`executors` run each lane's renders: separate threads, so a lane's concurrency
+        bounds its renders and bulk renders can run at a lower CPU priority."""
         self._settings = settings
         self._repository = repository
         self._cache = cache
         self._builder = builder
+        self._sources = sources
+        self._executors = executors
         self._dispatcher = Dispatcher(publisher, repository)
         self._store = store
         self._policy: RetryPolicy = settings.retry_policy
@@ -104,8 +114,23 @@ class JobRunner:
             self._active.pop(claimed.id, None)
 
     async def _build(self, claimed: ReportRecord, control: JobControl) -> Artifact | Exception:
-        # In a thread: rendering is CPU-bound and boto3 blocks; the loop keeps heartbeating.
-        task = asyncio.create_task(asyncio.to_thread(self._builder.build, claimed, control))
+        try:
+            async with self._sources.open(claimed) as source:
+                control.expect(source.expected_rows)
+                return await self._render(claimed, source, control)
+        except Exception as exc:
+            return exc
+
+    async def _render(
+        self, claimed: ReportRecord, source: RowSource, control: JobControl
+    ) -> Artifact | Exception:
+        # In a thread: rendering is CPU-bound and boto3 blocks; the loop keeps heartbeating
+        # (and fetching the rows of a data-source report).
+        executor = self._executors[lane_for(claimed.report_type)]
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(
+            loop.run_in_executor(executor, self._builder.build, claimed, source, control)
+        )
         try:
             return await asyncio.wait_for(asyncio.shield(task), self._settings.job_timeout_seconds)
         except Exception as exc:
@@ -210,10 +235,16 @@ class JobRunner:
         """
         beat = self._settings.heartbeat_seconds
         last_held = time.monotonic()
+        shown: Progress | None = None
         while True:
             await asyncio.sleep(beat)
             try:
-                held = await self._repository.heartbeat(claimed, self._lease)
+                progress = control.progress()
+                if progress is None or progress == shown:
+                    held = await self._repository.heartbeat(claimed, self._lease)
+                else:
+                    held = await self._show_progress(claimed, progress)
+                    shown = progress
             except Exception as exc:
                 log.warning("heartbeat failed", extra=context | {"error": type(exc).__name__})
                 if time.monotonic() - last_held > self._settings.lease_seconds - beat:
@@ -224,6 +255,15 @@ class JobRunner:
                 control.stop(StopReason.LOST_CLAIM)
                 return
             last_held = time.monotonic()
+
+    async def _show_progress(self, claimed: ReportRecord, progress: Progress) -> bool:
+        """Extend the lease and publish `progress` in the status document: once per
+        heartbeat at most, never per row. False if the claim is gone."""
+        record = await self._repository.heartbeat_with_progress(claimed, self._lease, progress)
+        if record is None:
+            return False
+        await self._cache.put(status_document(record))
+        return True
 
     async def _persist(self, write: Callable[[], Awaitable[T]], context: dict[str, object]) -> T:
         """Record an outcome, retrying through a database outage while the lease allows.

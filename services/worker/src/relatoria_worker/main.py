@@ -2,6 +2,7 @@
 
 import asyncio
 import signal
+import tempfile
 
 from relatoria_shared.logging_setup import configure_logging
 from relatoria_shared.settings import Settings
@@ -20,6 +21,9 @@ def main() -> None:
     """Entry point: consume until SIGTERM or SIGINT."""
     settings = Settings()
     configure_logging("worker", settings.log_level, settings.log_format)
+    if settings.temp_dir:
+        # Libraries' own scratch files (openpyxl streams each sheet to one) go there too.
+        tempfile.tempdir = settings.temp_dir
     asyncio.run(_main(settings))
 
 

@@ -2,13 +2,19 @@
 
 import asyncio
 import logging
+import os
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 
 from relatoria_shared.cache.status_cache import StatusCache, create_redis
 from relatoria_shared.db.engine import create_engine
 from relatoria_shared.db.repository import ReportRepository
+from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.messaging.connection import connect as connect_amqp
 from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.messaging.topology import Topology, declare_for
@@ -16,8 +22,11 @@ from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
 from relatoria_worker.artifact_builder import ArtifactBuilder
 from relatoria_worker.consumer import JobConsumer
+from relatoria_worker.data_source import ReportingDatabase
 from relatoria_worker.job_control import StopReason
 from relatoria_worker.job_runner import JobRunner
+from relatoria_worker.renderers.registry import Renderers
+from relatoria_worker.row_sources import RowSources
 from relatoria_worker.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
@@ -30,25 +39,25 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     and hand the rest back to the queue."""
     engine = create_engine(settings)
     redis = create_redis(settings)
+    executors = render_executors(settings)
+    # The GIL is handed over every 5 ms by default: a bulk render would then hold up the
+    # event loop (acks, heartbeats, small jobs) for that long at every await.
+    sys.setswitchinterval(0.001)
     amqp = await connect_amqp(settings.amqp_url.get_secret_value())
     try:
         publishing = await amqp.channel(publisher_confirms=True)
         declared = await declare_for(amqp, publishing, settings)
-        consuming = await amqp.channel()
-        # Prefetch holds a few deliveries ready; the consumer's semaphore bounds the jobs.
-        await consuming.set_qos(prefetch_count=settings.worker_concurrency)
-        queue = await consuming.get_queue(Topology(settings.amqp_namespace).work_queue)
         repository = ReportRepository(engine)
         cache = StatusCache.from_settings(redis, settings)
         publisher = JobPublisher(declared, settings.publish_timeout_seconds)
         store = ObjectStore(settings)
-        runner = JobRunner(
-            settings=settings,
+        runner = create_job_runner(
+            settings,
             repository=repository,
             cache=cache,
-            builder=ArtifactBuilder(store, settings.s3_key_prefix, settings.temp_dir),
             publisher=publisher,
             store=store,
+            executors=executors,
         )
         sweeper = asyncio.create_task(
             Sweeper(
@@ -56,37 +65,125 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             ).run()
         )
         in_flight: set[asyncio.Task[Any]] = set()
-        consumer = JobConsumer(runner, settings.worker_concurrency)
-
-        async def tracked(message: AbstractIncomingMessage) -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            in_flight.add(task)
-            try:
-                await consumer(message)
-            finally:
-                in_flight.discard(task)
-
-        tag = await queue.consume(tracked)
+        consumers: list[tuple[JobConsumer, AbstractQueue, str]] = []
+        for lane in dict.fromkeys(settings.worker_lanes):
+            consumer = JobConsumer(runner, settings.lane_concurrency(lane))
+            queue, tag = await _consume(amqp, settings, lane, _tracked(consumer, in_flight))
+            consumers.append((consumer, queue, tag))
         log.info(
             "worker consuming",
             extra={
                 "worker_id": settings.worker_id,
-                "queue": queue.name,
-                "concurrency": settings.worker_concurrency,
+                "queues": [queue.name for _, queue, _ in consumers],
+                "concurrency": {
+                    lane.value: settings.lane_concurrency(lane) for lane in settings.worker_lanes
+                },
             },
         )
         await stop.wait()
         log.info("worker stopping: no new jobs", extra={"in_flight": len(in_flight)})
-        consumer.close()
-        await queue.cancel(tag)
+        for consumer, queue, tag in consumers:
+            consumer.close()
+            await queue.cancel(tag)
         await _drain(in_flight, runner, settings.shutdown_grace_seconds)
         sweeper.cancel()
     finally:
         await amqp.close()
         await redis.aclose()
         await engine.dispose()
+        for executor in executors.values():
+            executor.shutdown(wait=False, cancel_futures=True)
     log.info("worker stopped")
+
+
+def create_job_runner(
+    settings: Settings,
+    *,
+    repository: ReportRepository,
+    cache: StatusCache,
+    publisher: JobPublisher,
+    store: ObjectStore,
+    executors: dict[Lane, ThreadPoolExecutor],
+) -> JobRunner:
+    """The job runner as the settings describe it: renderers, row sources and all."""
+    reporting = settings.reporting_database_url
+    return JobRunner(
+        settings=settings,
+        repository=repository,
+        cache=cache,
+        builder=ArtifactBuilder(
+            store,
+            settings.s3_key_prefix,
+            settings.temp_dir,
+            Renderers(pdf_max_rows=settings.pdf_max_rows).renderer_for,
+        ),
+        sources=RowSources(
+            ReportingDatabase(
+                reporting.get_secret_value() if reporting else None,
+                statement_timeout_seconds=settings.reporting_statement_timeout_seconds,
+                fetch_rows=settings.reporting_fetch_rows,
+            )
+        ),
+        executors=executors,
+        publisher=publisher,
+        store=store,
+    )
+
+
+async def _consume(
+    amqp: Any,
+    settings: Settings,
+    lane: Lane,
+    callback: Callable[[AbstractIncomingMessage], Any],
+) -> tuple[AbstractQueue, str]:
+    """Consume `lane`'s queue on a channel of its own, whose prefetch is the lane's
+    concurrency: a lane never holds deliveries it has no slot for."""
+    channel = await amqp.channel()
+    await channel.set_qos(prefetch_count=settings.lane_concurrency(lane))
+    queue = await channel.get_queue(Topology(settings.amqp_namespace).work_queue(lane))
+    tag = await queue.consume(callback)
+    return queue, tag
+
+
+def _tracked(
+    consumer: JobConsumer, in_flight: set[asyncio.Task[Any]]
+) -> Callable[[AbstractIncomingMessage], Any]:
+    async def tracked(message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        in_flight.add(task)
+        try:
+            await consumer(message)
+        finally:
+            in_flight.discard(task)
+
+    return tracked
+
+
+def render_executors(settings: Settings) -> dict[Lane, ThreadPoolExecutor]:
+    """One pool of render threads per lane. Bulk renders run at a lower CPU priority
+    (a nice value per thread, which Linux allows), so that when the cores are busy the
+    interactive lane, this worker's event loop and the other processes go first."""
+    nice = settings.bulk_render_nice
+    return {
+        Lane.INTERACTIVE: ThreadPoolExecutor(
+            settings.lane_concurrency(Lane.INTERACTIVE), thread_name_prefix="render-interactive"
+        ),
+        Lane.BULK: ThreadPoolExecutor(
+            settings.lane_concurrency(Lane.BULK),
+            thread_name_prefix="render-bulk",
+            initializer=_lower_priority,
+            initargs=(nice,),
+        ),
+    }
+
+
+def _lower_priority(nice: int) -> None:
+    if nice and sys.platform == "linux":
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        except OSError:
+            log.warning("could not lower the bulk render thread's priority")
 
 
 async def _drain(in_flight: set[asyncio.Task[Any]], runner: JobRunner, grace: float) -> None:

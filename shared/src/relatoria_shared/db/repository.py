@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from relatoria_shared.db.tables import report_requests as t
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.formats import ReportFormat
-from relatoria_shared.domain.report import Artifact, NewReport, ReportRecord
+from relatoria_shared.domain.report import Artifact, NewReport, Progress, ReportRecord
 from relatoria_shared.domain.retry_policy import Retry, RetryPolicy
 from relatoria_shared.domain.status import ReportStatus
 
@@ -161,6 +161,8 @@ class ReportRepository:
             started_at=_NOW,
             lease_expires_at=_NOW + lease,
             next_attempt_at=None,
+            rows_written=None,
+            rows_expected=None,
         )
 
     async def complete(self, claimed: ReportRecord, artifact: Artifact) -> ReportRecord | None:
@@ -175,6 +177,7 @@ class ReportRepository:
             sha256=artifact.sha256,
             row_count=artifact.row_count,
             page_count=artifact.page_count,
+            rows_written=artifact.row_count,
             finished_at=_NOW,
             lease_expires_at=None,
             error_code=None,
@@ -203,6 +206,18 @@ class ReportRepository:
         )
         async with self._engine.begin() as conn:
             return (await conn.execute(statement)).first() is not None
+
+    async def heartbeat_with_progress(
+        self, claimed: ReportRecord, lease: timedelta, progress: Progress
+    ) -> ReportRecord | None:
+        """Extend the claim's lease and record `progress` (a new version of the status
+        document); None if the claim is no longer held."""
+        return await self._transition(
+            _held_by(claimed),
+            lease_expires_at=_NOW + lease,
+            rows_written=progress.rows_written,
+            rows_expected=progress.rows_expected,
+        )
 
     async def schedule_retry(
         self, claimed: ReportRecord, code: ErrorCode, message: str, delay: timedelta
@@ -456,6 +471,9 @@ def _record(row: Any) -> ReportRecord:
             row_count=row["row_count"],
             page_count=row["page_count"],
         )
+    progress = None
+    if row["rows_written"] is not None:
+        progress = Progress(rows_written=row["rows_written"], rows_expected=row["rows_expected"])
     return ReportRecord(
         id=row["id"],
         owner_id=row["owner_id"],
@@ -483,4 +501,5 @@ def _record(row: Any) -> ReportRecord:
         first_failed_at=row["first_failed_at"],
         last_failed_at=row["last_failed_at"],
         artifact=artifact,
+        progress=progress,
     )

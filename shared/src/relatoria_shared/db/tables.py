@@ -52,6 +52,8 @@ report_requests = sa.Table(
     sa.Column("sha256", sa.Text),
     sa.Column("row_count", sa.Integer),
     sa.Column("page_count", sa.Integer),
+    sa.Column("rows_written", sa.BigInteger),
+    sa.Column("rows_expected", sa.BigInteger),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
     sa.Column("started_at", sa.DateTime(timezone=True)),

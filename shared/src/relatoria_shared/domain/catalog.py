@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from relatoria_shared.domain.formats import ReportFormat
+from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.table import (
     TABLE_PARAMETERS_SCHEMA,
     TableLimits,
@@ -15,17 +16,22 @@ from relatoria_shared.domain.validation import (
     Violation,
     text_problem,
 )
+from relatoria_shared.report_types import pending_payments, spend_by_department, transactions
+from relatoria_shared.report_types.base import DataSourceReport
 
 
 @dataclass(frozen=True)
 class ReportTypeInfo:
-    """What the catalog tells clients about one report type."""
+    """What the catalog tells clients about one report type, and where its rows come from:
+    inline in the request, or from a query of the reporting database."""
 
     name: str
     title: str
     description: str
     formats: tuple[ReportFormat, ...]
     parameters_schema: dict[str, Any]
+    lane: Lane
+    data_source: DataSourceReport | None = None
 
 
 TABLE = ReportTypeInfo(
@@ -34,9 +40,39 @@ TABLE = ReportTypeInfo(
     description="A table whose columns and rows travel inline in the request.",
     formats=tuple(ReportFormat),
     parameters_schema=TABLE_PARAMETERS_SCHEMA,
+    lane=Lane.INTERACTIVE,
 )
 
-CATALOG: dict[str, ReportTypeInfo] = {TABLE.name: TABLE}
+
+def _from_data_source(report: DataSourceReport) -> ReportTypeInfo:
+    return ReportTypeInfo(
+        name=report.name,
+        title=report.title,
+        description=report.description,
+        formats=report.formats,
+        parameters_schema=report.parameters_schema,
+        lane=report.lane,
+        data_source=report,
+    )
+
+
+CATALOG: dict[str, ReportTypeInfo] = {
+    info.name: info
+    for info in (
+        TABLE,
+        *(
+            _from_data_source(module.REPORT)
+            for module in (spend_by_department, pending_payments, transactions)
+        ),
+    )
+}
+
+
+def lane_for(report_type: str) -> Lane:
+    """The lane of a recorded request's type (a type no longer in the catalog: interactive,
+    where a worker picks it up at once and fails it with a clear error)."""
+    info = CATALOG.get(report_type)
+    return info.lane if info else Lane.INTERACTIVE
 
 
 @dataclass(frozen=True)
@@ -79,7 +115,11 @@ def validate_request(
     problem = text_problem(title)
     if problem:
         raise RequestRejected([Violation(RejectionCode.INVALID_TEXT, "title", problem)])
-    normalised = validate_table_parameters(parameters, limits)
+    report_format = ReportFormat(fmt)
+    if info.data_source is not None:
+        normalised = info.data_source.validate(parameters, report_format)
+    else:
+        normalised = validate_table_parameters(parameters, limits)
     return ValidatedRequest(
-        report_type=info.name, format=ReportFormat(fmt), title=title, parameters=normalised
+        report_type=info.name, format=report_format, title=title, parameters=normalised
     )

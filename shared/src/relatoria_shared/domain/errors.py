@@ -58,6 +58,24 @@ class RenderError(ReportError):
     code = ErrorCode.RENDER_ERROR
 
 
+class TooLargeError(ReportError):
+    """The report would be bigger than its format allows."""
+
+    code = ErrorCode.TOO_LARGE
+
+
+class DataSourceError(ReportError):
+    """The reporting database failed or could not be reached."""
+
+    code = ErrorCode.DATA_SOURCE_ERROR
+
+
+class DataSourceTimeout(ReportError):  # noqa: N818 - reads as the event it is
+    """The reporting query ran past its statement timeout."""
+
+    code = ErrorCode.TIMEOUT
+
+
 class StorageError(ReportError):
     """The object store refused or could not be reached."""
 

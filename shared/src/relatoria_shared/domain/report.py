@@ -38,6 +38,15 @@ class Artifact:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How far a running report has got: rows written, and the rows expected in all when
+    known (exact for inline tables, the query planner's estimate for data sources)."""
+
+    rows_written: int
+    rows_expected: int | None = None
+
+
+@dataclass(frozen=True)
 class ReportRecord:
     """One row of `report_requests`: the authoritative state of a request."""
 
@@ -67,6 +76,7 @@ class ReportRecord:
     first_failed_at: datetime | None = None
     last_failed_at: datetime | None = None
     artifact: Artifact | None = None
+    progress: Progress | None = None
 
 
 def summarise_parameters(report_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +123,7 @@ def status_document(record: ReportRecord) -> dict[str, Any]:
         "firstFailedAt": _iso(record.first_failed_at),
         "lastFailedAt": _iso(record.last_failed_at),
         "expiresAt": _iso(record.expires_at),
+        "progress": _progress(record),
         "result": None
         if artifact is None
         else {
@@ -126,6 +137,19 @@ def status_document(record: ReportRecord) -> dict[str, Any]:
         "ownerId": record.owner_id,
         "objectKey": artifact.object_key if artifact else None,
         "version": record.version,
+    }
+
+
+def _progress(record: ReportRecord) -> dict[str, Any] | None:
+    progress = record.progress
+    if progress is None:
+        return None
+    return {
+        "rowsWritten": progress.rows_written,
+        "rowsExpected": progress.rows_expected,
+        # Inline tables know their size; a query's total is the planner's estimate.
+        "rowsExpectedIsEstimate": record.report_type != "table"
+        and progress.rows_expected is not None,
     }
 
 

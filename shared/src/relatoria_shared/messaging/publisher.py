@@ -4,8 +4,9 @@ from aio_pika import DeliveryMode, Message
 from aio_pika.abc import AbstractExchange
 from pamqp.commands import Basic
 
+from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.messaging.contract import CONTENT_TYPE, DeadLetter, JobMessage
-from relatoria_shared.messaging.topology import WORK_ROUTING_KEY, DeclaredTopology
+from relatoria_shared.messaging.topology import DeclaredTopology, routing_key
 
 
 class PublishFailed(Exception):  # noqa: N818 - reads as the event it is
@@ -19,14 +20,14 @@ class JobPublisher:
         self._declared = declared
         self._timeout = timeout_seconds
 
-    async def publish(self, job: JobMessage) -> None:
-        """Queue `job` for the workers now."""
-        await self._send(self._declared.work_exchange, WORK_ROUTING_KEY, _message(job))
+    async def publish(self, job: JobMessage, lane: Lane) -> None:
+        """Queue `job` in `lane` for the workers now."""
+        await self._send(self._declared.work_exchange, routing_key(lane), _message(job))
 
-    async def publish_retry(self, job: JobMessage, delay_seconds: float) -> None:
-        """Queue `job` for the workers after `delay_seconds` (one of the delay queues')."""
-        routing_key = self._declared.topology.retry_queue(delay_seconds)
-        await self._send(self._declared.retry_exchange, routing_key, _message(job))
+    async def publish_retry(self, job: JobMessage, delay_seconds: float, lane: Lane) -> None:
+        """Queue `job` in `lane` after `delay_seconds` (one of the delay queues')."""
+        delay_queue = self._declared.topology.retry_queue(delay_seconds, lane)
+        await self._send(self._declared.retry_exchange, delay_queue, _message(job))
 
     async def publish_dead(self, letter: DeadLetter) -> None:
         """File `letter` in the dead-letter queue."""

@@ -1,10 +1,13 @@
 """The one place that names and declares relatoria's RabbitMQ topology.
 
-- `<ns>.work`: a direct exchange and a durable quorum queue the workers consume; its
-  delivery limit dead-letters a message that keeps coming back unacked (a poison message).
-- `<ns>.retry`: a direct exchange and one delay queue per backoff delay (each level has a
-  few, for jitter), named by its delay (`<ns>.retry.2000ms`); a message waits there for
-  the queue's TTL, then is dead-lettered back to the work exchange.
+- `<ns>.work`: a direct exchange and one durable quorum queue per lane, which workers
+  consume with separate concurrency: `<ns>.work` (interactive: inline reports, routing
+  key `report`) and `<ns>.bulk` (data-source exports, routing key `bulk`). Their delivery
+  limit dead-letters a message that keeps coming back unacked (a poison message).
+- `<ns>.retry`: a direct exchange and, per lane, one delay queue per backoff delay (each
+  level has a few, for jitter), named by its delay (`<ns>.retry.2000ms`,
+  `<ns>.retry.bulk.2000ms`); a message waits there for the queue's TTL, then is
+  dead-lettered back to the work exchange with its lane's routing key.
 - `<ns>.dead`: a fanout exchange and a durable quorum queue holding terminal failures.
 
 Every name derives from a namespace (a setting), so tests and several deployments can
@@ -21,9 +24,18 @@ from aio_pika import ExchangeType
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, AbstractQueue
 from aiormq.exceptions import ChannelNotFoundEntity
 
+from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.settings import Settings
 
-WORK_ROUTING_KEY = "report"
+# The interactive lane keeps the names it had before lanes existed, so an upgrade goes on
+# using the queue (and the messages) already there.
+_LANE_SUFFIX = {Lane.INTERACTIVE: "", Lane.BULK: ".bulk"}
+_ROUTING_KEYS = {Lane.INTERACTIVE: "report", Lane.BULK: "bulk"}
+
+
+def routing_key(lane: Lane) -> str:
+    """The routing key of `lane`'s jobs on the work exchange."""
+    return _ROUTING_KEYS[lane]
 
 
 @dataclass(frozen=True)
@@ -37,19 +49,18 @@ class Topology:
         """The direct exchange report jobs are published to."""
         return f"{self.namespace}.work"
 
-    @property
-    def work_queue(self) -> str:
-        """The quorum queue workers consume."""
-        return f"{self.namespace}.work"
+    def work_queue(self, lane: Lane) -> str:
+        """The quorum queue workers consume for `lane`."""
+        return f"{self.namespace}.work" if lane is Lane.INTERACTIVE else f"{self.namespace}.bulk"
 
     @property
     def retry_exchange(self) -> str:
         """The direct exchange that routes a retry to its delay queue."""
         return f"{self.namespace}.retry"
 
-    def retry_queue(self, delay_seconds: float) -> str:
-        """The delay queue of one backoff level; also its routing key."""
-        return f"{self.namespace}.retry.{_millis(delay_seconds)}ms"
+    def retry_queue(self, delay_seconds: float, lane: Lane) -> str:
+        """The delay queue of one backoff level of `lane`; also its routing key."""
+        return f"{self.namespace}.retry{_LANE_SUFFIX[lane]}.{_millis(delay_seconds)}ms"
 
     @property
     def dead_exchange(self) -> str:
@@ -68,7 +79,7 @@ class DeclaredTopology:
 
     topology: Topology
     work_exchange: AbstractExchange
-    work_queue: AbstractQueue
+    work_queues: dict[Lane, AbstractQueue]
     retry_exchange: AbstractExchange
     dead_exchange: AbstractExchange
     dead_queue: AbstractQueue
@@ -114,38 +125,40 @@ async def declare(
     work_exchange = await channel.declare_exchange(
         topology.work_exchange, ExchangeType.DIRECT, durable=True
     )
-    work_queue = await _existing_queue(connection, channel, topology.work_queue)
-    if work_queue is None:
-        work_queue = await channel.declare_queue(
-            topology.work_queue,
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": delivery_limit,
-                "x-dead-letter-exchange": topology.dead_exchange,
-            },
-        )
-    await work_queue.bind(work_exchange, routing_key=WORK_ROUTING_KEY)
-
     retry_exchange = await channel.declare_exchange(
         topology.retry_exchange, ExchangeType.DIRECT, durable=True
     )
-    for delay in retry_levels:
-        name = topology.retry_queue(delay)
-        queue = await channel.declare_queue(
-            name,
-            durable=True,
-            arguments={
-                "x-message-ttl": _millis(delay),
-                "x-dead-letter-exchange": topology.work_exchange,
-                "x-dead-letter-routing-key": WORK_ROUTING_KEY,
-            },
-        )
-        await queue.bind(retry_exchange, routing_key=name)
+    work_queues: dict[Lane, AbstractQueue] = {}
+    for lane in Lane:
+        work_queue = await _existing_queue(connection, channel, topology.work_queue(lane))
+        if work_queue is None:
+            work_queue = await channel.declare_queue(
+                topology.work_queue(lane),
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    "x-delivery-limit": delivery_limit,
+                    "x-dead-letter-exchange": topology.dead_exchange,
+                },
+            )
+        await work_queue.bind(work_exchange, routing_key=routing_key(lane))
+        work_queues[lane] = work_queue
+        for delay in retry_levels:
+            name = topology.retry_queue(delay, lane)
+            queue = await channel.declare_queue(
+                name,
+                durable=True,
+                arguments={
+                    "x-message-ttl": _millis(delay),
+                    "x-dead-letter-exchange": topology.work_exchange,
+                    "x-dead-letter-routing-key": routing_key(lane),
+                },
+            )
+            await queue.bind(retry_exchange, routing_key=name)
     return DeclaredTopology(
         topology=topology,
         work_exchange=work_exchange,
-        work_queue=work_queue,
+        work_queues=work_queues,
         retry_exchange=retry_exchange,
         dead_exchange=dead_exchange,
         dead_queue=dead_queue,

@@ -46,6 +46,17 @@ class ReportResult(BaseModel):
     pageCount: int | None  # noqa: N815
 
 
+class ReportProgress(BaseModel):
+    """How far a running report has got."""
+
+    rowsWritten: int  # noqa: N815
+    rowsExpected: int | None = Field(  # noqa: N815
+        description="Rows in all, when known: exact for inline tables, the query planner's "
+        "estimate for data-source reports."
+    )
+    rowsExpectedIsEstimate: bool  # noqa: N815
+
+
 class ReportStatusRead(BaseModel):
     """The status document of one report."""
 
@@ -76,6 +87,9 @@ class ReportStatusRead(BaseModel):
     firstFailedAt: str | None  # noqa: N815
     lastFailedAt: str | None  # noqa: N815
     expiresAt: str | None  # noqa: N815
+    progress: ReportProgress | None = Field(
+        default=None, description="While the report renders (updated every few seconds)."
+    )
     result: ReportResult | None
     downloadUrl: str | None = Field(  # noqa: N815
         description="A presigned URL, made at read time, when status is done."

@@ -1,9 +1,10 @@
 """What every renderer offers: draw a `TableData` into a binary file, report what it drew."""
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from itertools import islice
+from typing import Any, BinaryIO, Protocol
 
 from relatoria_shared.domain.errors import RenderError, ReportError
 from relatoria_shared.domain.table import TableData
@@ -15,6 +16,7 @@ class RenderStats:
 
     row_count: int
     page_count: int | None = None
+    sheet_count: int | None = None
 
 
 class Renderer(Protocol):
@@ -40,3 +42,37 @@ def failures_as_render_errors(file_kind: str) -> Iterator[None]:
         raise
     except Exception as exc:
         raise RenderError(f"could not write the {file_kind} file ({type(exc).__name__})") from exc
+
+
+BATCH_ROWS = 1000
+"""Rows read and converted together: enough to pay per-column work once per many cells,
+few enough that memory stays flat whatever the row count."""
+
+NONE_TYPE = type(None)
+
+
+def row_batches(
+    rows: Iterable[Sequence[Any]], width: int, size: int = BATCH_ROWS
+) -> Iterator[list[Sequence[Any]]]:
+    """Read `rows` (once, in order) in lists of at most `size`, each row checked to have
+    `width` cells; a row that has not is a `RenderError` naming its 1-based number."""
+    source = iter(rows)
+    done = 0
+    while batch := list(islice(source, size)):
+        if set(map(len, batch)) != {width}:  # one C-level pass; the loop below is rare
+            for offset, row in enumerate(batch, start=done + 1):
+                if len(row) != width:
+                    raise RenderError(
+                        f"row {offset} has {len(row)} cells; the table has {width} columns"
+                    )
+        done += len(batch)
+        yield batch
+
+
+def value_types(column: Sequence[Any]) -> set[type]:
+    """The exact types of the values of one column of a batch (None's type included).
+
+    Exact types, not `isinstance`: `bool` is not taken for an `int`, nor a `str`
+    subclass for a plain `str`; anything unexpected takes a renderer's careful path.
+    """
+    return set(map(type, column))

@@ -11,6 +11,8 @@ the rules can be tested and reused on their own):
 """
 
 import re
+from collections.abc import Iterable
+from operator import itemgetter
 
 FORMULA_PREFIX = "'"
 """What is put in front of text that would otherwise be read as a formula."""
@@ -22,6 +24,8 @@ FORMULA_TRIGGERS = frozenset({"=", "+", "-", "@", "\t", "\r"})
 # lone UTF-16 surrogates (they cannot even be encoded as UTF-8) and the two
 # non-characters U+FFFE and U+FFFF.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_FORMULA_START = re.compile("[" + re.escape("".join(sorted(FORMULA_TRIGGERS))) + "]")
+_FIRST_CHARACTER = itemgetter(0)
 
 
 def starts_like_formula(text: str) -> bool:
@@ -39,6 +43,24 @@ def neutralise_formula(text: str) -> str:
     if starts_like_formula(text):
         return FORMULA_PREFIX + text
     return text
+
+
+def any_starts_like_formula(texts: Iterable[str | None]) -> bool:
+    """Whether any of `texts` (None and empty strings ignored) starts like a formula.
+
+    The batch form of `starts_like_formula`: one C-level pass over the first
+    characters, so a renderer can let a whole column of harmless text through as is.
+    """
+    firsts = "".join(map(_FIRST_CHARACTER, filter(None, texts)))
+    return _FORMULA_START.search(firsts) is not None
+
+
+def any_xml_illegal(texts: Iterable[str | None]) -> bool:
+    """Whether any of `texts` (None ignored) holds a character `strip_xml_illegal` removes."""
+    joined = "".join(filter(None, texts))
+    # Printable text holds no control character, surrogate or non-character: the
+    # (much faster) `isprintable` settles almost every batch without the regex.
+    return not joined.isprintable() and _XML_ILLEGAL.search(joined) is not None
 
 
 def strip_xml_illegal(text: str) -> str:

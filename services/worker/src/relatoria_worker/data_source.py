@@ -1,0 +1,163 @@
+"""The reporting database: a report type's query, run read-only and streamed in batches.
+
+Rows are fetched on the event loop through a server-side cursor, one batch ahead of the
+render thread that consumes them, so the database works while the renderer draws and the
+report never sits in memory whole. Every failure leaves here as a `ReportError`:
+the statement timeout as `TIMEOUT`, anything else as `DATA_SOURCE_ERROR` (retryable).
+"""
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncpg
+
+from relatoria_shared.domain.errors import DataSourceError, DataSourceTimeout
+from relatoria_shared.report_types.base import ReportQuery
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class QueryStream:
+    """An open query: its rows (to be read once, in another thread) and the planner's
+    estimate of how many there are."""
+
+    rows: Iterator[Any]
+    estimated_rows: int | None
+
+
+class ReportingDatabase:
+    """Runs report queries against the reporting database, read-only."""
+
+    def __init__(self, dsn: str | None, *, statement_timeout_seconds: float, fetch_rows: int):
+        self._dsn = dsn
+        self._timeout = statement_timeout_seconds
+        self._fetch_rows = fetch_rows
+
+    @contextlib.asynccontextmanager
+    async def stream(self, query: ReportQuery) -> AsyncIterator[QueryStream]:
+        """Open `query` in a read-only transaction and stream its rows; everything is
+        closed on the way out, whatever the render thread did with the rows."""
+        if not self._dsn:
+            raise DataSourceError("no reporting database is configured for this report type")
+        connection = await self._translate(self._connect())
+        try:
+            # Repeatable read: every batch comes from one snapshot of the data.
+            transaction = connection.transaction(readonly=True, isolation="repeatable_read")
+            await self._translate(transaction.start())
+            estimate = await _estimate(connection, query)
+            cursor = await self._translate(connection.cursor(query.sql, *query.arguments))
+            batch_timeout = self._timeout + 5  # the server's own timeout should fire first
+
+            async def fetch() -> list[Any]:
+                batch: list[Any] = await self._translate(
+                    cursor.fetch(self._fetch_rows, timeout=batch_timeout)
+                )
+                return batch
+
+            feed = _ThreadFeed(asyncio.get_running_loop(), fetch)
+            try:
+                yield QueryStream(rows=feed.rows(), estimated_rows=estimate)
+            finally:
+                # The render may have stopped early with a fetch still running; the
+                # connection takes one operation at a time.
+                await feed.settle()
+        finally:
+            await _close(connection)  # ends the read-only transaction with it
+
+    async def _connect(self) -> asyncpg.Connection:
+        timeout_ms = str(round(self._timeout * 1000))
+        return await asyncpg.connect(
+            self._dsn,
+            timeout=CONNECT_TIMEOUT_SECONDS,
+            server_settings={
+                "application_name": "relatoria-worker",
+                "statement_timeout": timeout_ms,
+                "default_transaction_read_only": "on",
+                # A worker that dies mid-report must not leave a transaction open.
+                "idle_in_transaction_session_timeout": str(round(self._timeout * 1000) + 60_000),
+            },
+        )
+
+    async def _translate(self, operation: Awaitable[T]) -> T:
+        try:
+            return await operation
+        except asyncpg.QueryCanceledError:
+            raise DataSourceTimeout(
+                f"the report's query ran longer than the {self._timeout:g}-second limit"
+            ) from None
+        except TimeoutError:
+            raise DataSourceTimeout(
+                f"the reporting database did not answer within {self._timeout:g} seconds"
+            ) from None
+        except asyncpg.PostgresError as exc:
+            log.warning("reporting query failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            raise DataSourceError(
+                f"the reporting database refused the query ({type(exc).__name__})"
+            ) from None
+        except (OSError, asyncpg.InterfaceError) as exc:
+            log.warning("reporting database unreachable", extra={"error": str(exc)})
+            raise DataSourceError("the reporting database could not be reached") from None
+
+
+async def _estimate(connection: asyncpg.Connection, query: ReportQuery) -> int | None:
+    """The planner's estimate of the query's row count; None if it cannot tell."""
+    try:
+        plan = await connection.fetchval(f"EXPLAIN (FORMAT JSON) {query.sql}", *query.arguments)
+        rows = json.loads(plan)[0]["Plan"]["Plan Rows"]
+    except (asyncpg.PostgresError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    return int(rows)
+
+
+async def _close(connection: asyncpg.Connection) -> None:
+    try:
+        await asyncio.wait_for(connection.close(), timeout=5)
+    except Exception:
+        connection.terminate()
+
+
+class _ThreadFeed:
+    """A row iterator for another thread, fed by batches fetched on the event loop, one
+    batch ahead: the next fetch runs while the consumer works on the current batch."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, fetch: Callable[[], Awaitable[list[Any]]]
+    ) -> None:
+        self._loop = loop
+        self._fetch = fetch
+        self._pending: concurrent.futures.Future[list[Any]] | None = None
+
+    def _request(self) -> concurrent.futures.Future[list[Any]]:
+        self._pending = asyncio.run_coroutine_threadsafe(self._call(), self._loop)
+        return self._pending
+
+    async def _call(self) -> list[Any]:
+        return await self._fetch()
+
+    def rows(self) -> Iterator[Any]:
+        """Every row, in order (runs in the consumer's thread, never on the loop)."""
+        pending = self._request()
+        while True:
+            batch = pending.result()
+            if not batch:
+                return
+            pending = self._request()
+            yield from batch
+
+    async def settle(self) -> None:
+        """Wait for a fetch still in flight (the consumer may have stopped early), so the
+        cursor can be closed."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wrap_future(pending)

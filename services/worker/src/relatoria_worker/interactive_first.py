@@ -1,0 +1,47 @@
+"""Interactive work first: a bulk render in the same worker steps aside while an
+interactive render runs.
+
+Render threads share one interpreter lock, so a CPU-bound bulk export would take half of
+every small report's render time. Instead, between batches of rows, a bulk render waits
+while any interactive render is in progress, up to a bound, so that a steady stream of
+small reports slows a big export down but never stops it.
+"""
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+CHECK_EVERY_ROWS = 256
+"""How often (in rows) a bulk render looks for interactive work to step aside for."""
+
+MAX_WAIT_SECONDS = 0.25
+"""The longest a bulk render waits at one check."""
+
+
+class InteractiveFirst:
+    """Counts running interactive renders; bulk renders wait for none to be running."""
+
+    def __init__(self, max_wait_seconds: float = MAX_WAIT_SECONDS) -> None:
+        self._max_wait = max_wait_seconds
+        self._running = 0
+        self._idle = threading.Condition()
+
+    @contextlib.contextmanager
+    def interactive(self) -> Iterator[None]:
+        """Mark an interactive render as running for the duration of the block."""
+        with self._idle:
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._running -= 1
+                if not self._running:
+                    self._idle.notify_all()
+
+    def step_aside(self) -> None:
+        """Called by bulk renders between rows: wait (bounded) while interactive work runs."""
+        if not self._running:  # the common case: no lock taken
+            return
+        with self._idle:
+            self._idle.wait_for(lambda: not self._running, timeout=self._max_wait)

@@ -1,0 +1,57 @@
+"""Where a report's rows come from: inline in its request, or its type's query."""
+
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+
+from relatoria_shared.domain.catalog import CATALOG
+from relatoria_shared.domain.errors import InvalidParametersError
+from relatoria_shared.domain.report import ReportRecord
+from relatoria_shared.domain.table import Cell, Column, columns_from_stored, typed_rows
+from relatoria_worker.data_source import ReportingDatabase
+
+
+@dataclass(frozen=True)
+class RowSource:
+    """A report's columns and its rows (one pass, read in the render thread), with the
+    number of rows expected when known."""
+
+    columns: Sequence[Column]
+    rows: Iterable[Sequence[Cell]]
+    expected_rows: int | None
+
+
+class RowSources:
+    """Opens the row source of a claimed request."""
+
+    def __init__(self, reporting: ReportingDatabase) -> None:
+        self._reporting = reporting
+
+    @contextlib.asynccontextmanager
+    async def open(self, record: ReportRecord) -> AsyncIterator[RowSource]:
+        """The rows of `record`'s report, open for as long as the context lasts."""
+        info = CATALOG.get(record.report_type)
+        if info is None:
+            raise InvalidParametersError(f"unknown report type {record.report_type!r}")
+        if info.data_source is None:
+            yield _inline(record)
+            return
+        try:
+            query = info.data_source.query(record.parameters)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise InvalidParametersError(f"the stored parameters are unusable: {exc}") from None
+        async with self._reporting.stream(query) as stream:
+            yield RowSource(
+                columns=info.data_source.columns,
+                rows=stream.rows,
+                expected_rows=stream.estimated_rows,
+            )
+
+
+def _inline(record: ReportRecord) -> RowSource:
+    try:
+        columns = columns_from_stored(record.parameters["columns"])
+        rows = record.parameters.get("rows", [])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidParametersError(f"the stored parameters are unusable: {exc}") from None
+    return RowSource(columns=columns, rows=typed_rows(columns, rows), expected_rows=len(rows))
