@@ -69,6 +69,26 @@ def database_url(service_urls: dict[str, str], run_id: str) -> Iterator[str]:
     asyncio.run(drop_database(admin.render_as_string(hide_password=False), str(url.database)))
 
 
+HOSTILE_DESCRIPTIONS = ('=HYPERLINK("http://evil.example","click")', "+1 555 0100", "@SUM(A1)")
+"""Descriptions a spreadsheet would run as formulas, added at the end of the period."""
+
+
+async def add_hostile_transactions(dsn: str) -> None:
+    """Append transactions whose descriptions start like formulas (in time and id order)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.executemany(
+            "INSERT INTO demo.transactions (id, occurred_at, department_id, employee_id, "
+            "merchant, category, description, amount, currency, payment_method) "
+            "SELECT max(t.id) + 1, '2026-06-30 23:59:59', e.department_id, e.id, 'Evil Corp', "
+            "'Software', $1, 6.66, 'BRL', 'PIX' FROM demo.transactions t, demo.employees e "
+            "WHERE e.id = 1 GROUP BY e.id, e.department_id",
+            [(text,) for text in HOSTILE_DESCRIPTIONS],
+        )
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def reporting_database_url(service_urls: dict[str, str], run_id: str) -> Iterator[str]:
     """A demo reporting database of REPORTING_ROWS transactions, dropped at the end."""
@@ -78,6 +98,7 @@ def reporting_database_url(service_urls: dict[str, str], run_id: str) -> Iterato
     dsn = url.render_as_string(hide_password=False)
     asyncio.run(create_database_if_missing(dsn))
     asyncio.run(seed(dsn, rows=REPORTING_ROWS))
+    asyncio.run(add_hostile_transactions(dsn))
     yield dsn
     admin = url.set(database="postgres").render_as_string(hide_password=False)
     asyncio.run(drop_database(admin, str(url.database)))

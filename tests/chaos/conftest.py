@@ -12,8 +12,13 @@ from tests.support.cluster_fixtures import client, db
 
 __all__ = ["client", "cluster", "db"]
 
-# Bigger inline tables than the other tests allow: renders long enough to be killed mid-way.
-CHAOS_ENV = {"RELATORIA_MAX_ROWS": "150000", "RELATORIA_MAX_BODY_BYTES": str(32 * 1024 * 1024)}
+# Bigger inline tables (and PDFs) than the other tests allow: renders long enough to be
+# killed mid-way.
+CHAOS_ENV = {
+    "RELATORIA_MAX_ROWS": "150000",
+    "RELATORIA_PDF_MAX_ROWS": "150000",
+    "RELATORIA_MAX_BODY_BYTES": str(32 * 1024 * 1024),
+}
 
 
 @pytest.fixture

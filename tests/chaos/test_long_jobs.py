@@ -37,8 +37,7 @@ def unacked(queue: str) -> int:
 async def test_a_render_longer_than_the_lease_keeps_its_claim_and_others_flow(
     cluster: Cluster, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    # Concurrency 2; a PDF past the default row cap, so that it renders for long.
-    cluster.start_worker(RELATORIA_PDF_MAX_ROWS="200000")
+    cluster.start_worker()  # concurrency 2
     lease = cluster.settings.lease_seconds
     rid = await post(client, long_pdf(120000))  # ~15 s: outlasts the broker's stats lag
     await wait_processing(db, rid, attempt=1)

@@ -14,7 +14,7 @@ import pytest
 from pypdf import PdfReader
 
 from relatoria_shared.settings import Settings
-from tests.conftest import RunningSystem
+from tests.conftest import HOSTILE_DESCRIPTIONS, RunningSystem
 from tests.support.api import bearer, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -80,8 +80,10 @@ async def test_a_year_of_transactions_as_csv_holds_every_row(
     assert rows[0][:3] == ["Transaction", "Date", "Department"]
     assert len(rows) - 1 == expected == status["result"]["rowCount"]
     assert status["progress"]["rowsWritten"] == expected
-    # Descriptions that start like formulas reach the file inert.
-    assert not any(row[6][:1] in "=+@" for row in rows[1:])
+    # Descriptions that start like formulas reach the file inert, prefixed with a quote.
+    descriptions = {row[6] for row in rows[1:]}
+    assert {f"'{text}" for text in HOSTILE_DESCRIPTIONS} <= descriptions
+    assert not any(text[:1] in "=+-@" for text in descriptions)
     ids = [int(row[0]) for row in rows[1:]]
     assert ids == sorted(ids)
 

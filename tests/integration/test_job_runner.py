@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import Executor
 
 import aio_pika
 import pytest
@@ -32,17 +33,20 @@ async def runner_for(
     channel = await connection.channel(publisher_confirms=True)
     declared = await declare_for(connection, channel, settings)
     OPEN_CONNECTIONS.append(connection)
+    executors = render_executors(settings)
+    OPEN_EXECUTORS.extend(executors.values())
     return create_job_runner(
         settings,
         repository=repository,
         cache=cache,
         publisher=JobPublisher(declared, 5),
         store=store,
-        executors=render_executors(settings),
+        executors=executors,
     )
 
 
 OPEN_CONNECTIONS: list[aio_pika.abc.AbstractConnection] = []
+OPEN_EXECUTORS: list[Executor] = []
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +54,8 @@ async def close_connections() -> AsyncIterator[None]:
     yield
     while OPEN_CONNECTIONS:
         await OPEN_CONNECTIONS.pop().close()
+    while OPEN_EXECUTORS:
+        OPEN_EXECUTORS.pop().shutdown()
 
 
 @pytest.fixture

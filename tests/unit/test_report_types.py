@@ -146,3 +146,13 @@ def test_parameters_are_bound_to_the_query_never_written_into_it() -> None:
     assert "2025" not in query.sql
     assert query.arguments == (date(2025, 7, 1), date(2025, 7, 31), "FIN")
     assert len(transactions.REPORT.columns) == 10
+
+
+def test_an_inline_pdf_beyond_the_pdf_row_cap_is_refused_before_it_is_recorded() -> None:
+    limits = TableLimits(max_rows=1000, max_pdf_rows=10)
+    parameters = {"columns": [{"key": "n", "type": "integer"}], "rows": [[i] for i in range(11)]}
+    with pytest.raises(RequestRejected) as caught:
+        validate_request("table", "pdf", "Big", parameters, limits)
+    assert caught.value.first.code is RejectionCode.TOO_MANY_ROWS
+    assert "CSV or XLSX" in caught.value.first.message
+    assert validate_request("table", "csv", "Big", parameters, limits).parameters["rows"]

@@ -156,6 +156,7 @@ class Settings(BaseSettings):
         """The inline-table limits these settings impose."""
         return TableLimits(
             max_rows=self.max_rows,
+            max_pdf_rows=self.pdf_max_rows,
             max_columns=self.max_columns,
             max_cell_chars=self.max_cell_chars,
         )

@@ -46,22 +46,13 @@ class ArtifactBuilder:
     def build(self, record: ReportRecord, source: RowSource, control: JobControl) -> Artifact:
         """Render and upload `record`'s report, stopping between rows if `control` says so;
         the temporary file never outlives the call. Bulk renders step aside for the
-        interactive renders of this worker."""
+        interactive renders of this worker (only rendering competes for the interpreter:
+        hashing and uploading mostly wait on I/O and C code)."""
         bulk = lane_for(record.report_type) is Lane.BULK
-        with contextlib.nullcontext() if bulk else self._priority.interactive():
-            return self._build(record, source, control, self._priority if bulk else None)
-
-    def _build(
-        self,
-        record: ReportRecord,
-        source: RowSource,
-        control: JobControl,
-        priority: InteractiveFirst | None,
-    ) -> Artifact:
         table = TableData(
             title=record.title,
             columns=source.columns,
-            rows=_counted(source.rows, control, priority),
+            rows=_counted(source.rows, control, self._priority if bulk else None),
             generated_at=datetime.now(UTC),
         )
         fmt = record.format
@@ -70,7 +61,10 @@ class ArtifactBuilder:
         # A private directory, removed with everything in it on every path out.
         with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix="relatoria-") as scratch:
             path = Path(scratch) / f"report.{fmt.extension}"
-            with path.open("wb") as destination:
+            with (
+                path.open("wb") as destination,
+                contextlib.nullcontext() if bulk else self._priority.interactive(),
+            ):
                 stats = self._renderer_for(fmt).render(table, destination)
             size, digest = _size_and_sha256(path)
             control.check()

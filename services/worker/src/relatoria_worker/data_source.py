@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CONNECT_TIMEOUT_SECONDS = 10.0
+STOP_CHECK_SECONDS = 0.5
+"""How often a render thread waiting for a batch checks whether its job was stopped."""
 
 
 @dataclass(frozen=True)
@@ -44,17 +46,24 @@ class ReportingDatabase:
         self._fetch_rows = fetch_rows
 
     @contextlib.asynccontextmanager
-    async def stream(self, query: ReportQuery) -> AsyncIterator[QueryStream]:
+    async def stream(
+        self, query: ReportQuery, check_stop: Callable[[], None]
+    ) -> AsyncIterator[QueryStream]:
         """Open `query` in a read-only transaction and stream its rows; everything is
-        closed on the way out, whatever the render thread did with the rows."""
+        closed on the way out, whatever the render thread did with the rows.
+
+        `check_stop` is called in the render thread while it waits for a batch, and
+        raises to stop waiting (a cancel, the time limit, shutdown): a slow query then
+        does not hold the job up until the statement timeout.
+        """
         if not self._dsn:
             raise DataSourceError("no reporting database is configured for this report type")
-        connection = await self._translate(self._connect())
+        connection = await self._open()
         try:
             # Repeatable read: every batch comes from one snapshot of the data.
             transaction = connection.transaction(readonly=True, isolation="repeatable_read")
             await self._translate(transaction.start())
-            estimate = await _estimate(connection, query)
+            estimate = await self._estimate(connection, query)
             cursor = await self._translate(connection.cursor(query.sql, *query.arguments))
             batch_timeout = self._timeout + 5  # the server's own timeout should fire first
 
@@ -64,7 +73,7 @@ class ReportingDatabase:
                 )
                 return batch
 
-            feed = _ThreadFeed(asyncio.get_running_loop(), fetch)
+            feed = _ThreadFeed(asyncio.get_running_loop(), fetch, check_stop)
             try:
                 yield QueryStream(rows=feed.rows(), estimated_rows=estimate)
             finally:
@@ -73,6 +82,14 @@ class ReportingDatabase:
                 await feed.settle()
         finally:
             await _close(connection)  # ends the read-only transaction with it
+
+    async def _open(self) -> asyncpg.Connection:
+        """Connect; any failure to (a refusal, no answer, a bad login) is retryable."""
+        try:
+            return await self._connect()
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("reporting database unreachable", extra={"error": str(exc)})
+            raise DataSourceError("the reporting database could not be reached") from None
 
     async def _connect(self) -> asyncpg.Connection:
         timeout_ms = str(round(self._timeout * 1000))
@@ -108,15 +125,19 @@ class ReportingDatabase:
             log.warning("reporting database unreachable", extra={"error": str(exc)})
             raise DataSourceError("the reporting database could not be reached") from None
 
-
-async def _estimate(connection: asyncpg.Connection, query: ReportQuery) -> int | None:
-    """The planner's estimate of the query's row count; None if it cannot tell."""
-    try:
-        plan = await connection.fetchval(f"EXPLAIN (FORMAT JSON) {query.sql}", *query.arguments)
-        rows = json.loads(plan)[0]["Plan"]["Plan Rows"]
-    except (asyncpg.PostgresError, ValueError, KeyError, IndexError, TypeError):
-        return None
-    return int(rows)
+    async def _estimate(self, connection: asyncpg.Connection, query: ReportQuery) -> int | None:
+        """The planner's estimate of the query's row count; None if it cannot tell."""
+        explain = f"EXPLAIN (FORMAT JSON) {query.sql}"
+        try:
+            # In a savepoint: a refused EXPLAIN must not abort the report's transaction.
+            async with connection.transaction():
+                plan = await connection.fetchval(explain, *query.arguments)
+            rows = json.loads(plan)[0]["Plan"]["Plan Rows"]
+        except (asyncpg.PostgresError, ValueError, KeyError, IndexError, TypeError):
+            return None
+        except (OSError, asyncpg.InterfaceError):
+            raise DataSourceError("the reporting database could not be reached") from None
+        return int(rows)
 
 
 async def _close(connection: asyncpg.Connection) -> None:
@@ -131,10 +152,14 @@ class _ThreadFeed:
     batch ahead: the next fetch runs while the consumer works on the current batch."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, fetch: Callable[[], Awaitable[list[Any]]]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fetch: Callable[[], Awaitable[list[Any]]],
+        check_stop: Callable[[], None],
     ) -> None:
         self._loop = loop
         self._fetch = fetch
+        self._check_stop = check_stop
         self._pending: concurrent.futures.Future[list[Any]] | None = None
 
     def _request(self) -> concurrent.futures.Future[list[Any]]:
@@ -148,16 +173,24 @@ class _ThreadFeed:
         """Every row, in order (runs in the consumer's thread, never on the loop)."""
         pending = self._request()
         while True:
-            batch = pending.result()
+            batch = self._wait(pending)
             if not batch:
                 return
             pending = self._request()
             yield from batch
 
+    def _wait(self, pending: concurrent.futures.Future[list[Any]]) -> list[Any]:
+        while True:
+            try:
+                return pending.result(timeout=STOP_CHECK_SECONDS)
+            except concurrent.futures.TimeoutError:
+                self._check_stop()
+
     async def settle(self) -> None:
-        """Wait for a fetch still in flight (the consumer may have stopped early), so the
-        cursor can be closed."""
+        """End a fetch still in flight (the consumer may have stopped early), so the
+        connection, which takes one operation at a time, can be closed."""
         pending, self._pending = self._pending, None
-        if pending is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wrap_future(pending)
+        if pending is None or pending.done():
+            return
+        pending.cancel()  # asyncpg asks the server to cancel the running FETCH
+        await asyncio.wait([asyncio.wrap_future(pending)], timeout=CONNECT_TIMEOUT_SECONDS)

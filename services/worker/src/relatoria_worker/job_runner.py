@@ -115,7 +115,7 @@ class JobRunner:
 
     async def _build(self, claimed: ReportRecord, control: JobControl) -> Artifact | Exception:
         try:
-            async with self._sources.open(claimed) as source:
+            async with self._sources.open(claimed, control.check) as source:
                 control.expect(source.expected_rows)
                 return await self._render(claimed, source, control)
         except Exception as exc:

@@ -1,7 +1,7 @@
 """Where a report's rows come from: inline in its request, or its type's query."""
 
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from relatoria_shared.domain.catalog import CATALOG
@@ -28,8 +28,11 @@ class RowSources:
         self._reporting = reporting
 
     @contextlib.asynccontextmanager
-    async def open(self, record: ReportRecord) -> AsyncIterator[RowSource]:
-        """The rows of `record`'s report, open for as long as the context lasts."""
+    async def open(
+        self, record: ReportRecord, check_stop: Callable[[], None]
+    ) -> AsyncIterator[RowSource]:
+        """The rows of `record`'s report, open for as long as the context lasts;
+        `check_stop` raises in the render thread once the job must stop."""
         info = CATALOG.get(record.report_type)
         if info is None:
             raise InvalidParametersError(f"unknown report type {record.report_type!r}")
@@ -40,7 +43,7 @@ class RowSources:
             query = info.data_source.query(record.parameters)
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             raise InvalidParametersError(f"the stored parameters are unusable: {exc}") from None
-        async with self._reporting.stream(query) as stream:
+        async with self._reporting.stream(query, check_stop) as stream:
             yield RowSource(
                 columns=info.data_source.columns,
                 rows=stream.rows,
@@ -52,6 +55,7 @@ def _inline(record: ReportRecord) -> RowSource:
     try:
         columns = columns_from_stored(record.parameters["columns"])
         rows = record.parameters.get("rows", [])
+        expected = len(rows)
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidParametersError(f"the stored parameters are unusable: {exc}") from None
-    return RowSource(columns=columns, rows=typed_rows(columns, rows), expected_rows=len(rows))
+    return RowSource(columns=columns, rows=typed_rows(columns, rows), expected_rows=expected)

@@ -178,6 +178,7 @@ class ReportRepository:
             row_count=artifact.row_count,
             page_count=artifact.page_count,
             rows_written=artifact.row_count,
+            rows_expected=artifact.row_count,
             finished_at=_NOW,
             lease_expires_at=None,
             error_code=None,

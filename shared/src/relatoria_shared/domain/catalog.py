@@ -1,5 +1,6 @@
 """The catalog of report types and the validation of a whole report request."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,8 @@ def validate_request(
     if problem:
         raise RequestRejected([Violation(RejectionCode.INVALID_TEXT, "title", problem)])
     report_format = ReportFormat(fmt)
+    if report_format is ReportFormat.PDF and info.data_source is None:
+        _check_pdf_rows(parameters, limits)
     if info.data_source is not None:
         normalised = info.data_source.validate(parameters, report_format)
     else:
@@ -123,3 +126,20 @@ def validate_request(
     return ValidatedRequest(
         report_type=info.name, format=report_format, title=title, parameters=normalised
     )
+
+
+def _check_pdf_rows(parameters: Any, limits: TableLimits) -> None:
+    """An inline PDF beyond the PDF row cap is refused now rather than failed later."""
+    rows = parameters.get("rows") if isinstance(parameters, Mapping) else None
+    cap = limits.max_pdf_rows
+    if cap is not None and isinstance(rows, list) and len(rows) > cap:
+        raise RequestRejected(
+            [
+                Violation(
+                    RejectionCode.TOO_MANY_ROWS,
+                    "parameters.rows",
+                    f"{len(rows)} rows given; a PDF holds at most {cap}. "
+                    "Request it as CSV or XLSX.",
+                )
+            ]
+        )

@@ -141,14 +141,18 @@ def status_document(record: ReportRecord) -> dict[str, Any]:
 
 
 def _progress(record: ReportRecord) -> dict[str, Any] | None:
+    """Progress while a report renders, and its final count once done; none otherwise
+    (a queued retry or a failure would show a past attempt's)."""
     progress = record.progress
-    if progress is None:
+    running = record.status is ReportStatus.PROCESSING
+    if progress is None or not (running or record.status is ReportStatus.DONE):
         return None
     return {
         "rowsWritten": progress.rows_written,
         "rowsExpected": progress.rows_expected,
-        # Inline tables know their size; a query's total is the planner's estimate.
-        "rowsExpectedIsEstimate": record.report_type != "table"
+        # Inline tables know their size; a running query's total is the planner's estimate.
+        "rowsExpectedIsEstimate": running
+        and record.report_type != "table"
         and progress.rows_expected is not None,
     }
 

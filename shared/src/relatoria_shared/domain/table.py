@@ -64,6 +64,7 @@ class TableLimits:
     """Bounds on what one inline table may hold."""
 
     max_rows: int = 50_000
+    max_pdf_rows: int | None = None  # a PDF's own cap, when lower than max_rows
     max_columns: int = 100
     max_cell_chars: int = 32_767
 
