@@ -55,11 +55,14 @@ async def post_load(base_url: str, total: int) -> dict[str, Any]:
     )
     headers = bearer("bench-post")
     latencies: list[float] = []
-    statuses: dict[int, int] = {}
+    statuses: dict[int | str, int] = {}
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(total):
         queue.put_nowait(i)
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    # Idle connections expire before uvicorn's 5-second keep-alive does.
+    limits = httpx.Limits(
+        max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY, keepalive_expiry=2
+    )
 
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
 
@@ -67,9 +70,14 @@ async def post_load(base_url: str, total: int) -> dict[str, Any]:
             while not queue.empty():
                 queue.get_nowait()
                 started = time.perf_counter()
-                response = await client.post("/v1/reports", json=body, headers=headers)
+                try:
+                    response = await client.post("/v1/reports", json=body, headers=headers)
+                except httpx.TransportError as exc:  # counted, not hidden
+                    outcome: int | str = type(exc).__name__
+                else:
+                    outcome = response.status_code
                 latencies.append(time.perf_counter() - started)
-                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                statuses[outcome] = statuses.get(outcome, 0) + 1
 
         began = time.perf_counter()
         await asyncio.gather(*(user() for _ in range(CONCURRENCY)))

@@ -79,8 +79,13 @@ class ObjectStore:
             endpoint_url=settings.s3_public_endpoint_url or settings.s3_endpoint_url,
             config=config,
         )
-        # Large files go up in parts; small ones in one PUT.
-        self._transfer = TransferConfig(multipart_threshold=16 * 1024 * 1024)
+        # Large files go up in parts; small ones in one PUT. Each part in flight is a
+        # buffer in memory: four of 8 MB keep a worker's memory flat on huge exports.
+        self._transfer = TransferConfig(
+            multipart_threshold=16 * 1024 * 1024,
+            multipart_chunksize=8 * 1024 * 1024,
+            max_concurrency=4,
+        )
 
     def upload_file(self, path: Path, key: str, content_type: str, file_name: str) -> None:
         """Upload `path` to `key` with the headers a browser needs to save it well."""
