@@ -12,13 +12,11 @@ import pytest
 from moto.server import ThreadedMotoServer
 from sqlalchemy.engine import make_url
 
-from relatoria_demo_data.seed import seed
-from relatoria_shared.db.migrate import create_database_if_missing, upgrade
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
-from tests.support.cleanup import drop_database, remove_broker_and_cache_state
+from tests.support.cleanup import remove_broker_and_cache_state
 from tests.support.containers import started
-from tests.support.database import connect
+from tests.support.database import connect, demo_reporting_database, migrated_database
 from tests.support.processes import RunningProcess, start, wait_for_log, wait_ready
 from tests.support.services import START_HINTS, docker_engine_available, free_port, reachable
 
@@ -61,12 +59,8 @@ def run_id() -> str:
 def database_url(service_urls: dict[str, str], run_id: str) -> Iterator[str]:
     """A fresh database, migrated by Alembic, dropped at the end."""
     url = make_url(service_urls["PostgreSQL"]).set(database=f"relatoria_test_{run_id}")
-    rendered = url.render_as_string(hide_password=False)
-    asyncio.run(create_database_if_missing(rendered))
-    upgrade(rendered)
-    yield rendered
-    admin = url.set(drivername="postgresql", database="postgres")
-    asyncio.run(drop_database(admin.render_as_string(hide_password=False), str(url.database)))
+    with migrated_database(url.render_as_string(hide_password=False)) as migrated:
+        yield migrated
 
 
 HOSTILE_DESCRIPTIONS = ('=HYPERLINK("http://evil.example","click")', "+1 555 0100", "@SUM(A1)")
@@ -80,9 +74,9 @@ async def add_hostile_transactions(dsn: str) -> None:
         await conn.executemany(
             "INSERT INTO demo.transactions (id, occurred_at, department_id, employee_id, "
             "merchant, category, description, amount, currency, payment_method) "
-            "SELECT max(t.id) + 1, '2026-06-30 23:59:59', e.department_id, e.id, 'Evil Corp', "
-            "'Software', $1, 6.66, 'BRL', 'PIX' FROM demo.transactions t, demo.employees e "
-            "WHERE e.id = 1 GROUP BY e.id, e.department_id",
+            "SELECT (SELECT max(id) + 1 FROM demo.transactions), '2026-06-30 23:59:59', "
+            "e.department_id, e.id, 'Evil Corp', 'Software', $1, 6.66, 'BRL', 'PIX' "
+            "FROM demo.employees e WHERE e.id = 1",
             [(text,) for text in HOSTILE_DESCRIPTIONS],
         )
     finally:
@@ -91,17 +85,15 @@ async def add_hostile_transactions(dsn: str) -> None:
 
 @pytest.fixture(scope="session")
 def reporting_database_url(service_urls: dict[str, str], run_id: str) -> Iterator[str]:
-    """A demo reporting database of REPORTING_ROWS transactions, dropped at the end."""
+    """A demo reporting database of REPORTING_ROWS transactions (and the hostile ones),
+    dropped at the end."""
     url = make_url(service_urls["PostgreSQL"]).set(
         drivername="postgresql", database=f"relatoria_reporting_test_{run_id}"
     )
     dsn = url.render_as_string(hide_password=False)
-    asyncio.run(create_database_if_missing(dsn))
-    asyncio.run(seed(dsn, rows=REPORTING_ROWS))
-    asyncio.run(add_hostile_transactions(dsn))
-    yield dsn
-    admin = url.set(database="postgres").render_as_string(hide_password=False)
-    asyncio.run(drop_database(admin, str(url.database)))
+    with demo_reporting_database(dsn, REPORTING_ROWS):
+        asyncio.run(add_hostile_transactions(dsn))
+        yield dsn
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ import asyncio
 import csv
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -62,11 +62,6 @@ async def end_date_for(dsn: str, rows: int) -> date:
     finally:
         await conn.close()
     return PERIOD_END if at is None else at.date()
-
-
-def _rows(batches: list[list[Any]]) -> Iterator[Any]:
-    for batch in batches:
-        yield from batch
 
 
 async def bare_export(

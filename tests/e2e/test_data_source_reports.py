@@ -13,7 +13,6 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
-from relatoria_shared.settings import Settings
 from tests.conftest import HOSTILE_DESCRIPTIONS, RunningSystem
 from tests.support.api import bearer, wait_for
 
@@ -178,9 +177,7 @@ async def test_the_catalog_serves_each_types_parameter_schema(client: httpx.Asyn
     assert set(schema["required"]) == {"startDate", "endDate"}
 
 
-async def test_status_documents_echo_data_source_parameters(
-    client: httpx.AsyncClient, settings: Settings
-) -> None:
+async def test_status_documents_echo_data_source_parameters(client: httpx.AsyncClient) -> None:
     status, _ = await run(client, "e2e-echo", "pending_payments", "csv", {})
     assert status["parameters"] == {"department": None}
     assert status["type"] == "pending_payments"

@@ -1,7 +1,6 @@
 """The demo reporting dataset against the real PostgreSQL: the table contract the report
 types query, realistic and reproducible rows, and `--if-smaller` leaving data alone."""
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from relatoria_demo_data.generate import transaction_rows
 from relatoria_demo_data.pools import build_pools
 from relatoria_demo_data.seed import SeedSummary, seed
 from relatoria_shared.report_types.demo_dataset import DEPARTMENTS, PERIOD_END, PERIOD_START
-from tests.support.cleanup import drop_database
+from tests.support.database import dropped_afterwards
 
 pytestmark = pytest.mark.integration
 
@@ -36,9 +35,8 @@ def demo_url(service_urls: dict[str, str]) -> Iterator[URL]:
     url = make_url(service_urls["PostgreSQL"]).set(
         drivername="postgresql", database=f"relatoria_demo_test_{uuid.uuid4().hex[:10]}"
     )
-    yield url
-    admin = url.set(database="postgres").render_as_string(hide_password=False)
-    asyncio.run(drop_database(admin, str(url.database)))
+    with dropped_afterwards(url.render_as_string(hide_password=False)):
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
-from relatoria_shared.db.migrate import create_database_if_missing, upgrade
 from relatoria_shared.settings import Settings
 from tests.support.api import bearer, table_request
-from tests.support.cleanup import delete_topology, drop_database
+from tests.support.cleanup import delete_topology
+from tests.support.database import migrated_database
 from tests.support.processes import RunningProcess, start, wait_for_log, wait_ready
 from tests.support.services import free_port
 
@@ -112,18 +112,14 @@ def isolated_cluster(settings: Settings, env: dict[str, str], logs: Path) -> Ite
     of its processes (`settings_env` of `settings`, plus overrides)."""
     url = make_url(settings.database_url.get_secret_value())
     name = f"{url.database}_{uuid.uuid4().hex[:6]}"
-    own_url = url.set(database=name).render_as_string(hide_password=False)
-    asyncio.run(create_database_if_missing(own_url))
-    upgrade(own_url)
-    isolated = settings.model_copy(update={"database_url": SecretStr(own_url)})
-    running = start_cluster(isolated, env | {"RELATORIA_DATABASE_URL": own_url}, logs)
-    try:
-        yield running
-    finally:
-        running.stop_all()
-        asyncio.run(delete_topology(running.settings))
-        admin = url.set(drivername="postgresql", database="postgres")
-        asyncio.run(drop_database(admin.render_as_string(hide_password=False), name))
+    with migrated_database(url.set(database=name).render_as_string(hide_password=False)) as own:
+        isolated = settings.model_copy(update={"database_url": SecretStr(own)})
+        running = start_cluster(isolated, env | {"RELATORIA_DATABASE_URL": own}, logs)
+        try:
+            yield running
+        finally:
+            running.stop_all()
+            asyncio.run(delete_topology(running.settings))
 
 
 async def post(client: httpx.AsyncClient, body: dict[str, Any], owner: str = "chaos") -> str:

@@ -1,12 +1,50 @@
-"""A plain asyncpg connection to the database the settings name, for asserting on rows."""
+"""Databases of a test run's own on the shared PostgreSQL, and plain connections to them."""
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from relatoria_demo_data.seed import seed
+from relatoria_shared.db.migrate import create_database_if_missing, upgrade
 from relatoria_shared.settings import Settings
+from tests.support.cleanup import drop_database
 
 
 async def connect(settings: Settings) -> asyncpg.Connection:
     """Connect with asyncpg to `settings.database_url` (given in SQLAlchemy's form)."""
     url = make_url(settings.database_url.get_secret_value()).set(drivername="postgresql")
     return await asyncpg.connect(url.render_as_string(hide_password=False))
+
+
+@contextlib.contextmanager
+def dropped_afterwards(url: str) -> Iterator[str]:
+    """The database `url` names (SQLAlchemy or plain form), dropped on the way out,
+    whatever happened inside and whoever is still connected."""
+    try:
+        yield url
+    finally:
+        parsed = make_url(url)
+        admin = parsed.set(drivername="postgresql", database="postgres")
+        asyncio.run(
+            drop_database(admin.render_as_string(hide_password=False), str(parsed.database))
+        )
+
+
+@contextlib.contextmanager
+def migrated_database(url: str) -> Iterator[str]:
+    """A fresh database at `url`, migrated by Alembic, dropped afterwards."""
+    with dropped_afterwards(url):
+        asyncio.run(create_database_if_missing(url))
+        upgrade(url)
+        yield url
+
+
+@contextlib.contextmanager
+def demo_reporting_database(dsn: str, rows: int) -> Iterator[str]:
+    """A demo reporting database at `dsn` holding `rows` transactions, dropped afterwards."""
+    with dropped_afterwards(dsn):
+        asyncio.run(seed(dsn, rows=rows, create_database=True))
+        yield dsn

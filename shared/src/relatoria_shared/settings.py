@@ -78,7 +78,10 @@ class Settings(BaseSettings):
     # Worker process
     worker_id: str = Field(default_factory=_default_worker_id)
     # Comma-separated in the environment: RELATORIA_WORKER_LANES=interactive,bulk
-    worker_lanes: Annotated[list[Lane], NoDecode] = [Lane.INTERACTIVE, Lane.BULK]
+    worker_lanes: Annotated[list[Lane], NoDecode, Field(min_length=1)] = [
+        Lane.INTERACTIVE,
+        Lane.BULK,
+    ]
     worker_concurrency: int = Field(default=4, ge=1)  # the interactive lane's
     bulk_concurrency: int = Field(default=1, ge=1)
     bulk_render_nice: int = Field(default=10, ge=0, le=19)
@@ -129,12 +132,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
-
-    @model_validator(mode="after")
-    def _check_lanes(self) -> "Settings":
-        if not self.worker_lanes:
-            raise ValueError("worker_lanes must name at least one lane")
-        return self
 
     def lane_concurrency(self, lane: Lane) -> int:
         """How many jobs of `lane` one worker runs at once."""

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from relatoria_shared.domain.catalog import lane_for
 from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import Artifact, ReportRecord
@@ -43,12 +42,14 @@ class ArtifactBuilder:
         self._renderer_for = renderer_for
         self._priority = InteractiveFirst()
 
-    def build(self, record: ReportRecord, source: RowSource, control: JobControl) -> Artifact:
+    def build(
+        self, record: ReportRecord, source: RowSource, control: JobControl, lane: Lane
+    ) -> Artifact:
         """Render and upload `record`'s report, stopping between rows if `control` says so;
         the temporary file never outlives the call. Bulk renders step aside for the
         interactive renders of this worker (only rendering competes for the interpreter:
         hashing and uploading mostly wait on I/O and C code)."""
-        bulk = lane_for(record.report_type) is Lane.BULK
+        bulk = lane is Lane.BULK
         table = TableData(
             title=record.title,
             columns=source.columns,

@@ -11,7 +11,7 @@ import concurrent.futures
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -88,20 +88,19 @@ class ReportingDatabase:
         try:
             return await self._connect()
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            log.warning("reporting database unreachable", extra={"error": str(exc)})
-            raise DataSourceError("the reporting database could not be reached") from None
+            raise _unreachable(exc) from None
 
     async def _connect(self) -> asyncpg.Connection:
-        timeout_ms = str(round(self._timeout * 1000))
+        timeout_ms = round(self._timeout * 1000)
         return await asyncpg.connect(
             self._dsn,
             timeout=CONNECT_TIMEOUT_SECONDS,
             server_settings={
                 "application_name": "relatoria-worker",
-                "statement_timeout": timeout_ms,
+                "statement_timeout": str(timeout_ms),
                 "default_transaction_read_only": "on",
                 # A worker that dies mid-report must not leave a transaction open.
-                "idle_in_transaction_session_timeout": str(round(self._timeout * 1000) + 60_000),
+                "idle_in_transaction_session_timeout": str(timeout_ms + 60_000),
             },
         )
 
@@ -122,8 +121,7 @@ class ReportingDatabase:
                 f"the reporting database refused the query ({type(exc).__name__})"
             ) from None
         except (OSError, asyncpg.InterfaceError) as exc:
-            log.warning("reporting database unreachable", extra={"error": str(exc)})
-            raise DataSourceError("the reporting database could not be reached") from None
+            raise _unreachable(exc) from None
 
     async def _estimate(self, connection: asyncpg.Connection, query: ReportQuery) -> int | None:
         """The planner's estimate of the query's row count; None if it cannot tell."""
@@ -135,9 +133,15 @@ class ReportingDatabase:
             rows = json.loads(plan)[0]["Plan"]["Plan Rows"]
         except (asyncpg.PostgresError, ValueError, KeyError, IndexError, TypeError):
             return None
-        except (OSError, asyncpg.InterfaceError):
-            raise DataSourceError("the reporting database could not be reached") from None
+        except (OSError, asyncpg.InterfaceError) as exc:
+            raise _unreachable(exc) from None
         return int(rows)
+
+
+def _unreachable(exc: Exception) -> DataSourceError:
+    # The detail names hosts and ports: for the logs, not for users.
+    log.warning("reporting database unreachable", extra={"error": str(exc)})
+    return DataSourceError("the reporting database could not be reached")
 
 
 async def _close(connection: asyncpg.Connection) -> None:
@@ -154,7 +158,7 @@ class _ThreadFeed:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        fetch: Callable[[], Awaitable[list[Any]]],
+        fetch: Callable[[], Coroutine[Any, Any, list[Any]]],
         check_stop: Callable[[], None],
     ) -> None:
         self._loop = loop
@@ -163,11 +167,8 @@ class _ThreadFeed:
         self._pending: concurrent.futures.Future[list[Any]] | None = None
 
     def _request(self) -> concurrent.futures.Future[list[Any]]:
-        self._pending = asyncio.run_coroutine_threadsafe(self._call(), self._loop)
+        self._pending = asyncio.run_coroutine_threadsafe(self._fetch(), self._loop)
         return self._pending
-
-    async def _call(self) -> list[Any]:
-        return await self._fetch()
 
     def rows(self) -> Iterator[Any]:
         """Every row, in order (runs in the consumer's thread, never on the loop)."""

@@ -126,10 +126,12 @@ class JobRunner:
     ) -> Artifact | Exception:
         # In a thread: rendering is CPU-bound and boto3 blocks; the loop keeps heartbeating
         # (and fetching the rows of a data-source report).
-        executor = self._executors[lane_for(claimed.report_type)]
+        lane = lane_for(claimed.report_type)
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(
-            loop.run_in_executor(executor, self._builder.build, claimed, source, control)
+            loop.run_in_executor(
+                self._executors[lane], self._builder.build, claimed, source, control, lane
+            )
         )
         try:
             return await asyncio.wait_for(asyncio.shield(task), self._settings.job_timeout_seconds)

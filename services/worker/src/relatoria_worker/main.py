@@ -2,6 +2,7 @@
 
 import asyncio
 import signal
+import sys
 import tempfile
 
 from relatoria_shared.logging_setup import configure_logging
@@ -21,6 +22,9 @@ def main() -> None:
     """Entry point: consume until SIGTERM or SIGINT."""
     settings = Settings()
     configure_logging("worker", settings.log_level, settings.log_format)
+    # The interpreter lock is handed over every 5 ms by default: a bulk render would then
+    # hold up the event loop (acks, heartbeats, small jobs) for that long at every await.
+    sys.setswitchinterval(0.001)
     if settings.temp_dir:
         # Libraries' own scratch files (openpyxl streams each sheet to one) go there too.
         tempfile.tempdir = settings.temp_dir

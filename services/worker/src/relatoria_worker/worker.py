@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
 from relatoria_shared.cache.status_cache import StatusCache, create_redis
 from relatoria_shared.db.engine import create_engine
@@ -40,9 +40,6 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     engine = create_engine(settings)
     redis = create_redis(settings)
     executors = render_executors(settings)
-    # The GIL is handed over every 5 ms by default: a bulk render would then hold up the
-    # event loop (acks, heartbeats, small jobs) for that long at every await.
-    sys.setswitchinterval(0.001)
     amqp = await connect_amqp(settings.amqp_url.get_secret_value())
     try:
         publishing = await amqp.channel(publisher_confirms=True)
@@ -131,7 +128,7 @@ def create_job_runner(
 
 
 async def _consume(
-    amqp: Any,
+    amqp: AbstractRobustConnection,
     settings: Settings,
     lane: Lane,
     callback: Callable[[AbstractIncomingMessage], Any],

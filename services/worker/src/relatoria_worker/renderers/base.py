@@ -3,6 +3,7 @@
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 from itertools import islice
 from typing import Any, BinaryIO, Protocol
 
@@ -76,3 +77,18 @@ def value_types(column: Sequence[Any]) -> set[type]:
     subclass for a plain `str`; anything unexpected takes a renderer's careful path.
     """
     return set(map(type, column))
+
+
+BOOLEAN_TEXT = {True: "true", False: "false"}
+"""How text formats (CSV, PDF) write booleans."""
+
+
+def iso_texts(column: Sequence[Any]) -> list[str] | None:
+    """ISO 8601 texts of a column holding only datetimes or only dates; None for any
+    other column (None values, mixed or unexpected types), left to a careful path."""
+    types = value_types(column)
+    if types == {datetime}:
+        return list(map(datetime.isoformat, column))
+    if types == {date}:
+        return list(map(date.isoformat, column))
+    return None

@@ -23,9 +23,11 @@ from typing import Any, BinaryIO
 from relatoria_shared.domain.errors import RenderError
 from relatoria_shared.domain.table import ColumnType, TableData
 from relatoria_worker.renderers.base import (
+    BOOLEAN_TEXT,
     NONE_TYPE,
     RenderStats,
     failures_as_render_errors,
+    iso_texts,
     row_batches,
     value_types,
 )
@@ -69,7 +71,6 @@ _Converter = Callable[[Sequence[Any]], Sequence[Any]]
 _TEXT_TYPES = frozenset({str, NONE_TYPE})
 _NUMBER_TYPES = frozenset({int, float, Decimal, NONE_TYPE})
 _BOOLEAN_TYPES = frozenset({bool, NONE_TYPE})
-_BOOLEAN_TEXT = {True: "true", False: "false"}
 
 
 def _careful(column: Sequence[Any]) -> list[str]:
@@ -88,17 +89,13 @@ def _number(column: Sequence[Any]) -> Sequence[Any]:
 
 def _boolean(column: Sequence[Any]) -> Sequence[Any]:
     if value_types(column) <= _BOOLEAN_TYPES:
-        return list(map(_BOOLEAN_TEXT.get, column))  # None stays None: an empty field
+        return list(map(BOOLEAN_TEXT.get, column))  # None stays None: an empty field
     return _careful(column)
 
 
 def _temporal(column: Sequence[Any]) -> Sequence[Any]:
-    types = value_types(column)
-    if types == {datetime}:
-        return list(map(datetime.isoformat, column))
-    if types == {date}:
-        return list(map(date.isoformat, column))
-    return _careful(column)  # None, mixed or unexpected values
+    texts = iso_texts(column)
+    return _careful(column) if texts is None else texts
 
 
 _CONVERTERS: dict[ColumnType, _Converter] = {

@@ -23,7 +23,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from decimal import Decimal
 from itertools import chain, islice
 from pathlib import Path
@@ -37,8 +37,10 @@ from reportlab.pdfgen.canvas import Canvas
 from relatoria_shared.domain.errors import RenderError, TooLargeError
 from relatoria_shared.domain.table import Column, ColumnType, TableData
 from relatoria_worker.renderers.base import (
+    BOOLEAN_TEXT,
     RenderStats,
     failures_as_render_errors,
+    iso_texts,
     row_batches,
     value_types,
 )
@@ -324,7 +326,6 @@ class _Writer:
 # paths only run when every value has the exact type they expect; anything else (None
 # included) goes through `_format_cell`, which also refuses what it cannot show.
 _Formatter = Callable[[Sequence[Any]], Sequence[str]]
-_BOOLEAN_TEXT = {True: "true", False: "false"}
 
 
 def _careful(column: Sequence[Any]) -> list[str]:
@@ -346,17 +347,13 @@ def _number(column: Sequence[Any]) -> Sequence[str]:
 
 def _boolean(column: Sequence[Any]) -> Sequence[str]:
     if value_types(column) == {bool}:
-        return list(map(_BOOLEAN_TEXT.__getitem__, column))
+        return list(map(BOOLEAN_TEXT.__getitem__, column))
     return _careful(column)
 
 
 def _temporal(column: Sequence[Any]) -> Sequence[str]:
-    types = value_types(column)
-    if types == {datetime}:
-        return list(map(datetime.isoformat, column))
-    if types == {date}:
-        return list(map(date.isoformat, column))
-    return _careful(column)
+    texts = iso_texts(column)
+    return _careful(column) if texts is None else texts
 
 
 _FORMATTERS: dict[ColumnType, _Formatter] = {
