@@ -23,7 +23,7 @@ __all__ = ["client", "db"]  # fixtures over this module's cluster
 pytestmark = pytest.mark.e2e
 
 YEAR = {"startDate": "2025-07-01", "endDate": "2026-06-30"}
-# One row per fetch: a 3,000-row export then takes seconds, long enough to watch.
+# One row per fetch: a 3,000-row export then takes about a second, long enough to watch.
 SLOW_SOURCE = {"RELATORIA_REPORTING_FETCH_ROWS": "1"}
 
 
@@ -105,8 +105,9 @@ async def test_progress_shows_rows_written_while_an_export_renders(
     cluster: Cluster, client: httpx.AsyncClient
 ) -> None:
     owner = "lanes-progress"
-    cluster.start_worker(**SLOW_SOURCE)
-    rid = await post(client, export(), owner)
+    # Heartbeats (which carry progress) every 0.1 s: the slow export spans several.
+    cluster.start_worker(RELATORIA_HEARTBEAT_SECONDS="0.1", **SLOW_SOURCE)
+    rid = await post(client, export("xlsx"), owner)
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -342,3 +342,36 @@ def test_pages_are_compressed_as_they_are_finished() -> None:
     for page in reader.pages:
         stream = page["/Contents"].get_object()
         assert stream["/Filter"] == ["/FlateDecode"]
+
+
+class _RecordingFile(io.BytesIO):
+    """A destination that remembers the size of each write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[int] = []
+
+    def write(self, data: Any) -> int:
+        self.writes.append(len(data))
+        return super().write(data)
+
+
+@pytest.mark.unit
+def test_the_file_is_written_as_it_is_assembled_with_correct_offsets() -> None:
+    # reportlab alone joins the whole file in memory and writes it at once; here no write
+    # holds more than a sliver of it, and every cross-reference offset still points at
+    # its object, so strict readers open the file.
+    destination = _RecordingFile()
+    PdfRenderer().render(TableData("Sales report", COLUMNS, _rows(3000), GENERATED), destination)
+    data = destination.getvalue()
+
+    assert max(destination.writes) < len(data) / 4
+    xref_at = int(data.rsplit(b"startxref", 1)[1].split()[0])
+    header, count = data[xref_at:].split(b"\n", 2)[1].split()
+    entries = data[xref_at:].split(b"\n")[2 : 2 + int(count)]
+    for number, entry in enumerate(entries[1:], start=int(header) + 1):
+        offset = int(entry.split()[0])
+        assert data[offset:].startswith(f"{number} 0 obj".encode())
+    reader = PdfReader(io.BytesIO(data), strict=True)
+    assert "Page 1 of" in _text(reader, 0)
+    assert "2999" in _text(reader, len(reader.pages) - 1)

@@ -6,7 +6,6 @@ other jobs. Rows stream from their source through the renderer into a temporary 
 which goes to S3 (in parts when large) and is removed on every path out.
 """
 
-import contextlib
 import hashlib
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -35,20 +34,22 @@ class ArtifactBuilder:
         key_prefix: str,
         temp_dir: str | None,
         renderer_for: Callable[[ReportFormat], Renderer],
+        priority: InteractiveFirst,
     ) -> None:
+        """Bulk renders step aside for the interactive work `priority` knows of."""
         self._store = store
         self._key_prefix = key_prefix
         self._temp_dir = temp_dir
         self._renderer_for = renderer_for
-        self._priority = InteractiveFirst()
+        self._priority = priority
 
     def build(
         self, record: ReportRecord, source: RowSource, control: JobControl, lane: Lane
     ) -> Artifact:
         """Render and upload `record`'s report, stopping between rows if `control` says so;
-        the temporary file never outlives the call. Bulk renders step aside for the
-        interactive renders of this worker (only rendering competes for the interpreter:
-        hashing and uploading mostly wait on I/O and C code)."""
+        the temporary file never outlives the call. Bulk renders step aside, between rows,
+        while this worker runs interactive jobs (only rendering needs to: hashing and
+        uploading mostly wait on I/O and C code)."""
         bulk = lane is Lane.BULK
         table = TableData(
             title=record.title,
@@ -62,10 +63,7 @@ class ArtifactBuilder:
         # A private directory, removed with everything in it on every path out.
         with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix="relatoria-") as scratch:
             path = Path(scratch) / f"report.{fmt.extension}"
-            with (
-                path.open("wb") as destination,
-                contextlib.nullcontext() if bulk else self._priority.interactive(),
-            ):
+            with path.open("wb") as destination:
                 stats = self._renderer_for(fmt).render(table, destination)
             size, digest = _size_and_sha256(path)
             control.check()

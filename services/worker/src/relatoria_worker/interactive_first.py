@@ -1,17 +1,18 @@
 """Interactive work first: a bulk render in the same worker steps aside while an
-interactive render runs.
+interactive job runs.
 
-Render threads share one interpreter lock, so a CPU-bound bulk export would take half of
-every small report's render time. Instead, between batches of rows, a bulk render waits
-while any interactive render is in progress, up to a bound, so that a steady stream of
-small reports slows a big export down but never stops it.
+Render threads and the event loop share one interpreter lock, so a CPU-bound bulk export
+would take half of every small report's time, in its render and in every step the event
+loop takes for it (claim, upload, recording the outcome). Instead, every few rows, a bulk
+render waits while any interactive job of this worker is in progress, up to a bound, so
+that a steady stream of small reports slows a big export down but never stops it.
 """
 
 import contextlib
 import threading
 from collections.abc import Iterator
 
-CHECK_EVERY_ROWS = 256
+CHECK_EVERY_ROWS = 64
 """How often (in rows) a bulk render looks for interactive work to step aside for."""
 
 MAX_WAIT_SECONDS = 0.25
@@ -19,7 +20,7 @@ MAX_WAIT_SECONDS = 0.25
 
 
 class InteractiveFirst:
-    """Counts running interactive renders; bulk renders wait for none to be running."""
+    """Counts running interactive jobs; bulk renders wait for none to be running."""
 
     def __init__(self, max_wait_seconds: float = MAX_WAIT_SECONDS) -> None:
         self._max_wait = max_wait_seconds
@@ -28,7 +29,7 @@ class InteractiveFirst:
 
     @contextlib.contextmanager
     def interactive(self) -> Iterator[None]:
-        """Mark an interactive render as running for the duration of the block."""
+        """Mark an interactive job as running for the duration of the block."""
         with self._idle:
             self._running += 1
         try:

@@ -12,6 +12,7 @@ A job that is not claimable (a duplicate or late delivery) does nothing.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -34,6 +35,7 @@ from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore, object_key
 from relatoria_worker.artifact_builder import ArtifactBuilder
+from relatoria_worker.interactive_first import InteractiveFirst
 from relatoria_worker.job_control import JobControl, JobStopped, StopReason
 from relatoria_worker.outage import through_outage
 from relatoria_worker.row_sources import RowSource, RowSources
@@ -56,9 +58,13 @@ class JobRunner:
         executors: Mapping[Lane, Executor],
         publisher: JobPublisher,
         store: ObjectStore,
+        priority: InteractiveFirst,
     ) -> None:
         """`executors` run each lane's renders: separate threads, so a lane's concurrency
-        bounds its renders and bulk renders can run at a lower CPU priority."""
+        bounds its renders and bulk renders can run at a lower CPU priority. `priority`
+        (shared with the builder's bulk renders) is told of every interactive job from
+        start to recorded outcome, so bulk rendering in this process steps aside for all
+        of it: its database writes, upload and status updates, not only its render."""
         self._settings = settings
         self._repository = repository
         self._cache = cache
@@ -67,6 +73,7 @@ class JobRunner:
         self._executors = executors
         self._dispatcher = Dispatcher(publisher, repository)
         self._store = store
+        self._priority = priority
         self._policy: RetryPolicy = settings.retry_policy
         self._lease = timedelta(seconds=settings.lease_seconds)
         self._active: dict[uuid.UUID, JobControl] = {}
@@ -101,12 +108,14 @@ class JobRunner:
         self._active[claimed.id] = control
         heartbeat = asyncio.create_task(self._keep_claim(claimed, control, context))
         started = time.monotonic()
+        interactive = lane_for(claimed.report_type) is Lane.INTERACTIVE
         try:
-            log.info("job started", extra=context)
-            await self._cache.put(status_document(claimed))
-            outcome = await self._build(claimed, control)
-            context["duration_s"] = round(time.monotonic() - started, 3)
-            await self._settle(claimed, outcome, context)
+            with self._priority.interactive() if interactive else contextlib.nullcontext():
+                log.info("job started", extra=context)
+                await self._cache.put(status_document(claimed))
+                outcome = await self._build(claimed, control)
+                context["duration_s"] = round(time.monotonic() - started, 3)
+                await self._settle(claimed, outcome, context)
         except Exception:
             log.exception("job outcome not recorded; its lease will expire", extra=context)
         finally:

@@ -7,7 +7,7 @@ import tempfile
 
 from relatoria_shared.logging_setup import configure_logging
 from relatoria_shared.settings import Settings
-from relatoria_worker.worker import run_worker
+from relatoria_worker.worker import lower_priority_if_bulk_only, run_worker
 
 
 async def _main(settings: Settings) -> None:
@@ -28,6 +28,7 @@ def main() -> None:
     if settings.temp_dir:
         # Libraries' own scratch files (openpyxl streams each sheet to one) go there too.
         tempfile.tempdir = settings.temp_dir
+    lower_priority_if_bulk_only(settings)
     asyncio.run(_main(settings))
 
 

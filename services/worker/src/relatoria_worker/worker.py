@@ -23,6 +23,7 @@ from relatoria_shared.storage.object_store import ObjectStore
 from relatoria_worker.artifact_builder import ArtifactBuilder
 from relatoria_worker.consumer import JobConsumer
 from relatoria_worker.data_source import ReportingDatabase
+from relatoria_worker.interactive_first import InteractiveFirst
 from relatoria_worker.job_control import StopReason
 from relatoria_worker.job_runner import JobRunner
 from relatoria_worker.renderers.registry import Renderers
@@ -104,6 +105,7 @@ def create_job_runner(
 ) -> JobRunner:
     """The job runner as the settings describe it: renderers, row sources and all."""
     reporting = settings.reporting_database_url
+    priority = InteractiveFirst()
     return JobRunner(
         settings=settings,
         repository=repository,
@@ -113,6 +115,7 @@ def create_job_runner(
             settings.s3_key_prefix,
             settings.temp_dir,
             Renderers(pdf_max_rows=settings.pdf_max_rows).renderer_for,
+            priority,
         ),
         sources=RowSources(
             ReportingDatabase(
@@ -124,6 +127,7 @@ def create_job_runner(
         executors=executors,
         publisher=publisher,
         store=store,
+        priority=priority,
     )
 
 
@@ -169,18 +173,28 @@ def render_executors(settings: Settings) -> dict[Lane, ThreadPoolExecutor]:
         Lane.BULK: ThreadPoolExecutor(
             settings.lane_concurrency(Lane.BULK),
             thread_name_prefix="render-bulk",
-            initializer=_lower_priority,
+            initializer=lower_thread_priority,
             initargs=(nice,),
         ),
     }
 
 
-def _lower_priority(nice: int) -> None:
+def lower_priority_if_bulk_only(settings: Settings) -> None:
+    """A worker that serves only the bulk lane runs wholly at the bulk nice value: its
+    event loop decodes the exported rows, so all of it is bulk work that interactive
+    workers on the same node should pre-empt. Called before any thread starts, as
+    threads inherit the nice value of the thread that creates them."""
+    if set(settings.worker_lanes) == {Lane.BULK}:
+        lower_thread_priority(settings.bulk_render_nice)
+
+
+def lower_thread_priority(nice: int) -> None:
+    """Raise the calling thread's nice value to `nice` (Linux sets it per thread)."""
     if nice and sys.platform == "linux":
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
         except OSError:
-            log.warning("could not lower the bulk render thread's priority")
+            log.warning("could not lower a bulk thread's priority", extra={"nice": nice})
 
 
 async def _drain(in_flight: set[asyncio.Task[Any]], runner: JobRunner, grace: float) -> None:

@@ -12,9 +12,10 @@ accelerator (`rl-accel`) when it is installed, as it is in the worker.
 
 Memory: reportlab keeps every finished page until `save()`; `_Canvas` compresses each
 page's content as soon as the page is done, so what is held grows by the compressed
-size of a page (a few KB), not by its text. `save()` still assembles the whole file in
-memory before writing it (reportlab's design), so the peak is about the pages plus
-twice the file size; `PdfRenderer(max_rows=...)` bounds both.
+size of a page (a few KB), not by its text. `save()` would then assemble the whole file
+in memory a second and third time (a list of its pieces, then their join); the pages'
+streams write it straight to the destination instead (`_PageStream`), so the peak is
+about the compressed pages alone; `PdfRenderer(max_rows=...)` bounds them.
 """
 
 import functools
@@ -367,7 +368,8 @@ _FORMATTERS: dict[ColumnType, _Formatter] = {
 
 
 class _Canvas(Canvas):  # type: ignore[misc]  # reportlab ships no type hints
-    """A canvas that compresses each finished page at once rather than at `save()`.
+    """A canvas that compresses each finished page at once rather than at `save()`, and
+    whose `save()` writes the file as it is assembled.
 
     reportlab holds every finished page's content as uncompressed text until `save()`,
     where `pageCompression=1` compresses them all: for a table that is ~40 KB per page,
@@ -380,22 +382,57 @@ class _Canvas(Canvas):  # type: ignore[misc]  # reportlab ships no type hints
     `save()` as before.
     """
 
+    def __init__(self, destination: BinaryIO, **options: Any) -> None:
+        super().__init__(destination, **options)
+        self._destination = destination
+
     def showPage(self) -> None:  # noqa: N802 - reportlab's name
         super().showPage()
         pages = getattr(getattr(self._doc, "Pages", None), "pages", None)
         if pages:
-            _compress_page(pages[-1])
+            _compress_page(pages[-1], self._destination)
 
 
-def _compress_page(page: Any) -> None:
+def _compress_page(page: Any, destination: BinaryIO) -> None:
     text = getattr(page, "stream", None)
     if not isinstance(text, str) or getattr(page, "Contents", None) is not None:
         return
-    stream = pdfdoc.PDFStream(content=zlib.compress(text.encode("utf-8")))
+    stream = _PageStream(zlib.compress(text.encode("utf-8")), destination)
     stream.dictionary["Filter"] = pdfdoc.PDFArray([pdfdoc.PDFName("FlateDecode")])
     stream.__Comment__ = "page stream"
     page.Contents = stream
     page.stream = None
+
+
+class _PageStream(pdfdoc.PDFStream):  # type: ignore[misc]
+    """A finished page's compressed content. When `save()` formats the first of them,
+    the file assembled so far goes to the destination and the rest follows as it is
+    formatted.
+
+    reportlab's `save()` formats the document's objects one by one into a collector
+    (`PDFFile`) that appends each piece to a list, joins the list and writes the
+    result: the whole file in memory twice over. The collector keeps the byte offsets
+    itself and writes through its `write` attribute, so pointing that at the
+    destination keeps the offsets right and leaves an empty list to join. The
+    collector is only reachable as the document's `__accum__` attribute while it
+    formats; if reportlab ever changes that, the file is assembled in memory as before.
+    """
+
+    def __init__(self, content: bytes, destination: BinaryIO) -> None:
+        super().__init__(content=content)
+        self._destination = destination
+
+    def format(self, document: Any) -> bytes:
+        """The stream as PDF bytes, after sending what precedes it to the destination."""
+        collector: Any = getattr(document, "__accum__", None)
+        pieces = getattr(collector, "strings", None)
+        if isinstance(pieces, list) and getattr(collector, "write", None) == pieces.append:
+            for piece in pieces:
+                self._destination.write(piece)
+            pieces.clear()
+            collector.write = self._destination.write
+        formatted: bytes = super().format(document)
+        return formatted
 
 
 def _too_large(max_rows: int) -> TooLargeError:
