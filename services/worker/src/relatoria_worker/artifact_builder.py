@@ -17,9 +17,10 @@ from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import Artifact, ReportRecord
 from relatoria_shared.domain.table import Cell, TableData
 from relatoria_shared.storage.object_store import ObjectStore, download_file_name, object_key
+from relatoria_worker.growing_upload import GrowingFileUpload
 from relatoria_worker.interactive_first import CHECK_EVERY_ROWS, InteractiveFirst
 from relatoria_worker.job_control import JobControl
-from relatoria_worker.renderers.base import Renderer
+from relatoria_worker.renderers.base import Renderer, RenderStats
 from relatoria_worker.row_sources import RowSource
 
 _HASH_CHUNK = 1024 * 1024
@@ -60,14 +61,21 @@ class ArtifactBuilder:
         fmt = record.format
         key = object_key(self._key_prefix, record.id, fmt)
         file_name = download_file_name(record.title, fmt)
+        renderer = self._renderer_for(fmt)
         # A private directory, removed with everything in it on every path out.
         with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix="relatoria-") as scratch:
             path = Path(scratch) / f"report.{fmt.extension}"
-            with path.open("wb") as destination:
-                stats = self._renderer_for(fmt).render(table, destination)
-            size, digest = _size_and_sha256(path)
-            control.check()
-            self._store.upload_file(path, key, fmt.content_type, file_name)
+            if renderer.writes_in_order:  # upload the file's parts while it is written
+                with GrowingFileUpload(
+                    self._store, path, key, content_type=fmt.content_type, file_name=file_name
+                ) as upload:
+                    stats, size, digest = _render_to(renderer, table, path)
+                    control.check()
+                    upload.finish()
+            else:
+                stats, size, digest = _render_to(renderer, table, path)
+                control.check()
+                self._store.upload_file(path, key, fmt.content_type, file_name)
         return Artifact(
             object_key=key,
             content_type=fmt.content_type,
@@ -90,6 +98,13 @@ def _counted(
             priority.step_aside()
         yield row
         control.rows_written = written
+
+
+def _render_to(renderer: Renderer, table: TableData, path: Path) -> tuple[RenderStats, int, str]:
+    """Render `table` into a new file at `path`; what was drawn, the size and SHA-256."""
+    with path.open("wb") as destination:
+        stats = renderer.render(table, destination)
+    return (stats, *_size_and_sha256(path))
 
 
 def _size_and_sha256(path: Path) -> tuple[int, str]:

@@ -5,10 +5,12 @@ because clients may reach the object store at another address than the workers d
 boto3 is blocking, so callers on an event loop run these methods in a thread.
 """
 
+import contextlib
 import logging
 import re
 import unicodedata
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,7 @@ from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from s3transfer.utils import ReadFileChunk
 
 from relatoria_shared.domain.errors import StorageError
 from relatoria_shared.domain.formats import ReportFormat
@@ -89,7 +92,7 @@ class ObjectStore:
 
     def upload_file(self, path: Path, key: str, content_type: str, file_name: str) -> None:
         """Upload `path` to `key` with the headers a browser needs to save it well."""
-        try:
+        with _storage_errors("upload", key):
             self._client.upload_file(
                 str(path),
                 self.bucket,
@@ -100,10 +103,54 @@ class ObjectStore:
                 },
                 Config=self._transfer,
             )
-        except (BotoCoreError, ClientError, Boto3Error) as exc:
-            # The detail names endpoints and buckets: for the logs, not for users.
-            log.warning("upload failed", extra={"key": key, "error": str(exc)})
-            raise StorageError("the report file could not be stored") from None
+
+    def start_parts(self, key: str, content_type: str, file_name: str) -> str:
+        """Begin a multipart upload to `key` (headers as `upload_file` sets them); its id."""
+        with _storage_errors("starting a multipart upload", key):
+            started = self._client.create_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                ContentType=content_type,
+                ContentDisposition=content_disposition(file_name),
+            )
+        return started["UploadId"]
+
+    def upload_part(
+        self, key: str, upload_id: str, number: int, *, path: Path, offset: int, length: int
+    ) -> str:
+        """Upload `length` bytes of `path` from `offset` as part `number`; its ETag. The
+        part is read from the file as it is sent, never held in memory whole."""
+        with (
+            _storage_errors("uploading a part", key),
+            ReadFileChunk.from_filename(str(path), offset, length) as body,
+        ):
+            uploaded = self._client.upload_part(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=body,  # type: ignore[arg-type]  # a file-like slice of the file
+            )
+        return uploaded["ETag"]
+
+    def complete_parts(self, key: str, upload_id: str, etags: list[str]) -> None:
+        """Join the uploaded parts (in order: part 1 is `etags[0]`) into the object."""
+        parts = [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(etags, start=1)]
+        with _storage_errors("completing a multipart upload", key):
+            self._client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+            )
+
+    def abort_parts(self, key: str, upload_id: str) -> None:
+        """Drop an unfinished multipart upload's parts. Best effort: a failure is logged
+        (the bucket's lifecycle rule for incomplete uploads is the backstop)."""
+        try:
+            self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except (BotoCoreError, ClientError) as exc:
+            log.warning("aborting a multipart upload failed", extra={"key": key, "error": str(exc)})
 
     def presign_download(self, key: str) -> tuple[str, datetime]:
         """A GET URL for `key`, valid for the configured time, and when it expires."""
@@ -129,3 +176,14 @@ class ObjectStore:
             self._client.head_bucket(Bucket=self.bucket)
         except ClientError:
             self._client.create_bucket(Bucket=self.bucket)
+
+
+@contextlib.contextmanager
+def _storage_errors(what: str, key: str) -> Iterator[None]:
+    """S3 failures as a `StorageError` for users; the detail (it names endpoints and
+    buckets) goes to the logs only."""
+    try:
+        yield
+    except (BotoCoreError, ClientError, Boto3Error) as exc:
+        log.warning(f"{what} failed", extra={"key": key, "error": str(exc)})
+        raise StorageError("the report file could not be stored") from None

@@ -28,6 +28,10 @@ class Renderer(Protocol):
     anything the data itself makes impossible.
     """
 
+    writes_in_order: bool
+    """True if the file is written front to back as rows arrive and never rewritten, so
+    its finished part can be uploaded while the rest is rendered."""
+
     def render(self, table: TableData, destination: BinaryIO) -> RenderStats:
         """Render `table` into `destination` and return what was drawn."""
         ...

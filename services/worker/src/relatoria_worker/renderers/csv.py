@@ -116,6 +116,8 @@ class CsvRenderer:
     at a time.
     """
 
+    writes_in_order = True
+
     def render(self, table: TableData, destination: BinaryIO) -> RenderStats:
         """Write `table` as CSV into `destination` and count its data rows.
 

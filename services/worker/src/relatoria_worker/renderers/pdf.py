@@ -448,6 +448,8 @@ class PdfRenderer:
     `TooLargeError` as soon as row `max_rows + 1` is read; no row after it is read.
     """
 
+    writes_in_order = False  # the file is written at the end, from the finished pages
+
     def __init__(self, max_rows: int | None = None) -> None:
         """Set the most data rows a PDF may hold (None: no limit)."""
         if max_rows is not None and max_rows < 0:

@@ -89,6 +89,8 @@ class XlsxRenderer:
     `rows_per_sheet` data rows (by default as many as Excel allows).
     """
 
+    writes_in_order = False  # the workbook is zipped into the file at the end
+
     def __init__(
         self,
         *,
