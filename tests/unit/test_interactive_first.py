@@ -44,3 +44,13 @@ def test_a_steady_stream_of_interactive_work_delays_bulk_work_only_by_the_bound(
         priority.step_aside()
         waited = time.monotonic() - started
     assert 0.15 <= waited < 1
+
+
+def test_after_waiting_the_whole_bound_a_bulk_render_runs_a_while_before_waiting_again() -> None:
+    priority = InteractiveFirst(max_wait_seconds=0.2, min_run_seconds=5)
+    with priority.interactive():
+        priority.step_aside()  # waits the bound
+        started = time.monotonic()
+        priority.step_aside()
+        priority.step_aside()
+        assert time.monotonic() - started < 0.1
