@@ -39,12 +39,15 @@ async def pickup_after_kill(cluster: Cluster, trials: int) -> dict[str, Any]:
     async with http_client(cluster) as client:
         cluster.start_worker()
         for _ in range(trials):
+            # Two workers before the job is posted: one claims it, the other survives the
+            # kill, which comes as soon as the job is seen processing (a worker started
+            # only then could miss it: the PDF takes a few seconds).
+            cluster.start_worker()
             rid = await post(client, long_pdf(40000), "bench-kill")
             await wait_processing(db, rid, attempt=1, seconds=60)
             holder = await db.fetchval(
                 "SELECT worker_id FROM report_requests WHERE id = $1::uuid", rid
             )
-            cluster.start_worker()  # the survivor, ready before the kill
             cluster.kill(holder)
             killed = time.monotonic()
             await wait_processing(db, rid, attempt=2, seconds=120)
