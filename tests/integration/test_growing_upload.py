@@ -43,12 +43,18 @@ def _upload(settings: Settings, path: Path, key: str) -> GrowingFileUpload:
     )
 
 
-def test_the_object_is_the_file_and_parts_leave_while_it_is_written(
-    settings: Settings, tmp_path: Path
-) -> None:
-    key = f"tests/{uuid.uuid4()}.csv"
+@pytest.fixture
+def target(tmp_path: Path) -> tuple[str, Path]:
+    """A fresh object key, and the empty file to be uploaded to it."""
     path = tmp_path / "report.csv"
     path.touch()
+    return f"tests/{uuid.uuid4()}.csv", path
+
+
+def test_the_object_is_the_file_and_parts_leave_while_it_is_written(
+    settings: Settings, target: tuple[str, Path]
+) -> None:
+    key, path = target
     chunks = [os.urandom(MIB) for _ in range(13)]  # two whole parts and a 3 MiB tail
     client = _client(settings)
 
@@ -70,10 +76,9 @@ def test_the_object_is_the_file_and_parts_leave_while_it_is_written(
 
 
 def test_a_file_smaller_than_a_part_goes_up_in_one_request(
-    settings: Settings, tmp_path: Path
+    settings: Settings, target: tuple[str, Path]
 ) -> None:
-    key = f"tests/{uuid.uuid4()}.csv"
-    path = tmp_path / "report.csv"
+    key, path = target
     path.write_bytes(b"a,b\r\n1,2\r\n")
     with _upload(settings, path, key) as upload:
         upload.finish()
@@ -84,11 +89,9 @@ def test_a_file_smaller_than_a_part_goes_up_in_one_request(
 
 
 def test_leaving_without_finishing_drops_the_parts_and_makes_no_object(
-    settings: Settings, tmp_path: Path
+    settings: Settings, target: tuple[str, Path]
 ) -> None:
-    key = f"tests/{uuid.uuid4()}.csv"
-    path = tmp_path / "report.csv"
-    path.touch()
+    key, path = target
     client = _client(settings)
 
     def render_that_fails() -> None:
@@ -105,11 +108,9 @@ def test_leaving_without_finishing_drops_the_parts_and_makes_no_object(
 
 
 def test_a_part_that_cannot_be_stored_fails_the_finish_as_a_storage_error(
-    settings: Settings, tmp_path: Path
+    settings: Settings, target: tuple[str, Path]
 ) -> None:
-    key = f"tests/{uuid.uuid4()}.csv"
-    path = tmp_path / "report.csv"
-    path.touch()
+    key, path = target
     broken = settings.model_copy(update={"s3_bucket": f"missing-{uuid.uuid4().hex[:8]}"})
 
     def render_and_finish() -> None:
