@@ -21,9 +21,9 @@ from tests.support.cluster import (
     burst_with_kills,
     finished_in_logs,
     http_client,
+    isolated_cluster,
     long_pdf,
     post,
-    start_cluster,
     wait_processing,
 )
 from tests.support.database import connect
@@ -92,14 +92,14 @@ def main() -> None:
     args = parser.parse_args()
     trials, requests = (1, 200) if args.quick else (3, 500)
     results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(), "quick": args.quick}
-    with bench_environment() as (settings, env), TemporaryDirectory() as logs:
-        cluster = start_cluster(settings, env | CLUSTER_ENV, Path(logs))
-        try:
-            results["pickup"] = asyncio.run(pickup_after_kill(cluster, trials))
-            cluster.stop_workers()  # the burst starts its own two
-            results["burst"] = asyncio.run(burst_run(cluster, requests, kills=6))
-        finally:
-            cluster.stop_all()
+    with (
+        bench_environment() as (settings, env),
+        TemporaryDirectory() as logs,
+        isolated_cluster(settings, env | CLUSTER_ENV, Path(logs)) as cluster,  # removed after
+    ):
+        results["pickup"] = asyncio.run(pickup_after_kill(cluster, trials))
+        cluster.stop_workers()  # the burst starts its own two
+        results["burst"] = asyncio.run(burst_run(cluster, requests, kills=6))
     pickup, burst = results["pickup"], results["burst"]
     print()
     print("relatoria failure recovery (production default timings)")
