@@ -75,6 +75,21 @@ def test_the_object_is_the_file_and_parts_leave_while_it_is_written(
     assert "Transa%C3%A7%C3%B5es.csv" in body["ContentDisposition"]
 
 
+def test_the_file_may_appear_after_the_upload_has_begun(
+    settings: Settings, target: tuple[str, Path]
+) -> None:
+    key, path = target
+    path.unlink()
+    data = os.urandom(PART + MIB)
+    with _upload(settings, path, key) as upload:
+        time.sleep(0.2)  # the follower looks for the file before the writer creates it
+        path.write_bytes(data)
+        upload.finish()
+
+    client = _client(settings)
+    assert client.get_object(Bucket=settings.s3_bucket, Key=key)["Body"].read() == data
+
+
 def test_a_file_smaller_than_a_part_goes_up_in_one_request(
     settings: Settings, target: tuple[str, Path]
 ) -> None:

@@ -89,10 +89,16 @@ class GrowingFileUpload:
     def _follow(self) -> None:
         try:
             while not self._written.wait(_POLL_SECONDS):
-                while self._path.stat().st_size - self._sent >= self._part_bytes:
+                while self._size() - self._sent >= self._part_bytes:
                     self._send_part(self._part_bytes)
         except Exception as exc:  # the writer hears of it from finish()
             self._error = exc
+
+    def _size(self) -> int:
+        try:
+            return self._path.stat().st_size
+        except FileNotFoundError:  # the writer has not opened it yet
+            return 0
 
     def _send_part(self, length: int) -> None:
         if self._upload_id is None:
