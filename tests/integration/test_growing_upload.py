@@ -4,16 +4,18 @@ left unfinished leaves neither an object nor parts behind."""
 
 import hashlib
 import os
+import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 
 from relatoria_shared.domain.errors import StorageError
 from relatoria_shared.settings import Settings
-from relatoria_shared.storage.object_store import ObjectStore
+from relatoria_shared.storage.object_store import ObjectStore, UploadedPart
 from relatoria_worker.growing_upload import GrowingFileUpload
 
 pytestmark = pytest.mark.integration
@@ -32,9 +34,27 @@ def _client(settings: Settings):  # type: ignore[no-untyped-def]
     )
 
 
-def _upload(settings: Settings, path: Path, key: str) -> GrowingFileUpload:
+class _CountingStore(ObjectStore):
+    """The real store, counting the parts it is asked to upload; the second part waits
+    until `gate` is set, so a test can act while it is in flight."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.parts_requested = 0
+        self.gate = threading.Event()
+
+    def upload_part(self, *args: Any, **kwargs: Any) -> UploadedPart:
+        self.parts_requested += 1
+        if self.parts_requested == 2:
+            self.gate.wait(10)
+        return super().upload_part(*args, **kwargs)
+
+
+def _upload(
+    settings: Settings, path: Path, key: str, store: ObjectStore | None = None
+) -> GrowingFileUpload:
     return GrowingFileUpload(
-        ObjectStore(settings),
+        store or ObjectStore(settings),
         path,
         key,
         content_type="text/csv; charset=utf-8",
@@ -120,6 +140,49 @@ def test_leaving_without_finishing_drops_the_parts_and_makes_no_object(
 
     assert _uploads_in_progress(client, settings.s3_bucket, key) == []
     assert "Contents" not in client.list_objects_v2(Bucket=settings.s3_bucket, Prefix=key)
+
+
+def test_leaving_early_sends_no_more_parts_than_the_one_in_flight(
+    settings: Settings, target: tuple[str, Path]
+) -> None:
+    key, path = target
+    store = _CountingStore(settings)
+    client = _client(settings)
+
+    def render_that_fails() -> None:
+        with _upload(settings, path, key, store):
+            path.write_bytes(os.urandom(4 * PART))  # four parts waiting at once
+            deadline = time.monotonic() + 10
+            while store.parts_requested < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            threading.Timer(0.3, store.gate.set).start()  # part 2 lands after we leave
+            raise RuntimeError("render failed")
+
+    with pytest.raises(RuntimeError, match="render failed"):
+        render_that_fails()
+
+    assert store.parts_requested == 2  # the one in flight finished; the rest never left
+    assert _uploads_in_progress(client, settings.s3_bucket, key) == []
+
+
+def test_a_failed_part_is_heard_of_while_the_file_is_still_being_written(
+    settings: Settings, target: tuple[str, Path]
+) -> None:
+    key, path = target
+    broken = settings.model_copy(update={"s3_bucket": f"missing-{uuid.uuid4().hex[:8]}"})
+
+    def render_until_told() -> None:
+        with _upload(broken, path, key) as upload:
+            path.write_bytes(os.urandom(PART + MIB))
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                upload.check()  # what the render calls every few rows
+                time.sleep(0.05)
+
+    started = time.monotonic()
+    with pytest.raises(StorageError):
+        render_until_told()
+    assert time.monotonic() - started < 10
 
 
 def test_a_part_that_cannot_be_stored_fails_the_finish_as_a_storage_error(

@@ -6,6 +6,7 @@ other jobs. Rows stream from their source through the renderer into a temporary 
 which goes to S3 (in parts when large) and is removed on every path out.
 """
 
+import contextlib
 import hashlib
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -51,13 +52,6 @@ class ArtifactBuilder:
         the temporary file never outlives the call. Bulk renders step aside, between rows,
         while this worker runs interactive jobs (only rendering needs to: hashing and
         uploading mostly wait on I/O and C code)."""
-        bulk = lane is Lane.BULK
-        table = TableData(
-            title=record.title,
-            columns=source.columns,
-            rows=_counted(source.rows, control, self._priority if bulk else None),
-            generated_at=datetime.now(UTC),
-        )
         fmt = record.format
         key = object_key(self._key_prefix, record.id, fmt)
         file_name = download_file_name(record.title, fmt)
@@ -65,17 +59,30 @@ class ArtifactBuilder:
         # A private directory, removed with everything in it on every path out.
         with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix="relatoria-") as scratch:
             path = Path(scratch) / f"report.{fmt.extension}"
-            if renderer.writes_in_order:  # upload the file's parts while it is written
-                with GrowingFileUpload(
+            # A file written front to back goes up in parts while it is written.
+            upload = (
+                GrowingFileUpload(
                     self._store, path, key, content_type=fmt.content_type, file_name=file_name
-                ) as upload:
-                    stats, size, digest = _render_to(renderer, table, path)
-                    control.check()
-                    upload.finish()
-            else:
+                )
+                if renderer.writes_in_order
+                else None
+            )
+            every_few_rows = [self._priority.step_aside] if lane is Lane.BULK else []
+            if upload is not None:
+                every_few_rows.append(upload.check)  # a failed part stops the render
+            table = TableData(
+                title=record.title,
+                columns=source.columns,
+                rows=_counted(source.rows, control, every_few_rows),
+                generated_at=datetime.now(UTC),
+            )
+            with upload if upload is not None else contextlib.nullcontext():
                 stats, size, digest = _render_to(renderer, table, path)
                 control.check()
-                self._store.upload_file(path, key, fmt.content_type, file_name)
+                if upload is None:
+                    self._store.upload_file(path, key, fmt.content_type, file_name)
+                else:
+                    upload.finish()
         return Artifact(
             object_key=key,
             content_type=fmt.content_type,
@@ -88,14 +95,17 @@ class ArtifactBuilder:
 
 
 def _counted(
-    rows: Iterable[Sequence[Cell]], control: JobControl, priority: InteractiveFirst | None
+    rows: Iterable[Sequence[Cell]],
+    control: JobControl,
+    every_few_rows: Sequence[Callable[[], None]],
 ) -> Iterator[Sequence[Cell]]:
-    """The rows, counted for progress, stopping at the next one once told to stop, and,
-    given a `priority`, stepping aside for interactive renders every few rows."""
+    """The rows, counted for progress, stopping at the next one once told to stop, and
+    calling `every_few_rows` (stepping aside, upload checks) every few rows."""
     for written, row in enumerate(rows, start=1):
         control.check()
-        if priority is not None and not written % CHECK_EVERY_ROWS:
-            priority.step_aside()
+        if every_few_rows and not written % CHECK_EVERY_ROWS:
+            for call in every_few_rows:
+                call()
         yield row
         control.rows_written = written
 

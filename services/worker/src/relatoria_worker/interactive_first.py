@@ -5,9 +5,9 @@ Render threads and the event loop share one interpreter lock, so a CPU-bound bul
 would take half of every small report's time, in its render and in every step the event
 loop takes for it (claim, upload, recording the outcome). Instead, every few rows, a bulk
 render waits while any interactive job of this worker is in progress, up to a bound.
-A render that waited the whole bound then runs for a while before it steps aside again,
-so that a steady stream of small reports slows a big export down (to about a sixth of a
-core at worst) but never starves it past its time limit.
+A render that waited the whole bound then runs as long before it steps aside again, so
+that a steady stream of small reports (waits on I/O included) at most halves a big
+export's speed, and never stalls it.
 """
 
 import contextlib
@@ -21,7 +21,7 @@ CHECK_EVERY_ROWS = 64
 MAX_WAIT_SECONDS = 0.25
 """The longest a bulk render waits at one check."""
 
-MIN_RUN_SECONDS = 0.05
+MIN_RUN_SECONDS = MAX_WAIT_SECONDS
 """How long a bulk render that waited the whole bound then runs without stepping aside."""
 
 

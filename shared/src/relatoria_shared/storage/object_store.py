@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 from urllib.parse import quote
 
 import boto3
@@ -29,6 +29,13 @@ from relatoria_shared.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
+
+UploadedPart: TypeAlias = "CompletedPartTypeDef"
+"""One stored part of a multipart upload, as S3 wants it back at completion."""
+
+PART_CHECKSUM: Final = "CRC32"
+"""The checksum every part of a multipart upload carries (boto3's default)."""
 
 log = logging.getLogger(__name__)
 
@@ -105,21 +112,26 @@ class ObjectStore:
             )
 
     def start_parts(self, key: str, content_type: str, file_name: str) -> str:
-        """Begin a multipart upload to `key` (headers as `upload_file` sets them); its id."""
+        """Begin a multipart upload to `key` (headers as `upload_file` sets them); its id.
+
+        Parts carry CRC32 checksums, declared here and repeated at completion, as boto3's
+        own multipart uploads do: S3-compatible stores may refuse a checksum that the
+        upload did not declare."""
         with _storage_errors("starting a multipart upload", key):
             started = self._client.create_multipart_upload(
                 Bucket=self.bucket,
                 Key=key,
                 ContentType=content_type,
                 ContentDisposition=content_disposition(file_name),
+                ChecksumAlgorithm=PART_CHECKSUM,
             )
         return started["UploadId"]
 
     def upload_part(
         self, key: str, upload_id: str, number: int, *, path: Path, offset: int, length: int
-    ) -> str:
-        """Upload `length` bytes of `path` from `offset` as part `number`; its ETag. The
-        part is read from the file as it is sent, never held in memory whole."""
+    ) -> UploadedPart:
+        """Upload `length` bytes of `path` from `offset` as part `number`. The part is
+        read from the file as it is sent, never held in memory whole."""
         with (
             _storage_errors("uploading a part", key),
             ReadFileChunk.from_filename(str(path), offset, length) as body,
@@ -130,23 +142,24 @@ class ObjectStore:
                 UploadId=upload_id,
                 PartNumber=number,
                 Body=body,  # type: ignore[arg-type]  # a file-like slice of the file
+                ChecksumAlgorithm=PART_CHECKSUM,
             )
-        return uploaded["ETag"]
+        part: UploadedPart = {"PartNumber": number, "ETag": uploaded["ETag"]}
+        if "ChecksumCRC32" in uploaded:
+            part["ChecksumCRC32"] = uploaded["ChecksumCRC32"]
+        return part
 
-    def complete_parts(self, key: str, upload_id: str, etags: list[str]) -> None:
-        """Join the uploaded parts (in order: part 1 is `etags[0]`) into the object."""
-        parts = [{"PartNumber": n, "ETag": etag} for n, etag in enumerate(etags, start=1)]
+    def complete_parts(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        """Join the uploaded parts, in the order given, into the object."""
         with _storage_errors("completing a multipart upload", key):
             self._client.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
 
     def abort_parts(self, key: str, upload_id: str) -> None:
-        """Drop an unfinished multipart upload's parts. Best effort: a failure is logged
-        (the bucket's lifecycle rule for incomplete uploads is the backstop)."""
+        """Drop an unfinished multipart upload's parts. Best effort: a failure is logged.
+        A worker killed mid-upload cannot abort at all: the bucket needs a lifecycle rule
+        that aborts incomplete multipart uploads (see the README)."""
         try:
             self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except (BotoCoreError, ClientError) as exc:
@@ -184,6 +197,6 @@ def _storage_errors(what: str, key: str) -> Iterator[None]:
     buckets) goes to the logs only."""
     try:
         yield
-    except (BotoCoreError, ClientError, Boto3Error) as exc:
+    except (BotoCoreError, ClientError, Boto3Error, OSError) as exc:  # OSError: the local file
         log.warning(f"{what} failed", extra={"key": key, "error": str(exc)})
         raise StorageError("the report file could not be stored") from None
