@@ -5,9 +5,10 @@ Measures, against the real services and the real BFF and worker processes:
   process (workers stopped meanwhile, so only the BFF is measured);
 - small reports end to end: inline 100-row XLSX reports across 2 worker processes, by a
   few users each posting the next once the last is done: reports/s and latency
-  percentiles, first alone, then while a bulk export (a year of transactions as XLSX from
-  a demo reporting database) is always rendering. Two deployments are measured:
-  - lanes on their own workers (as the Helm chart deploys them): the 2 workers serve the
+  percentiles alone and while a bulk export (a year of transactions as XLSX from a demo
+  reporting database) is always rendering, in alternating blocks (`ROUNDS` of each) so
+  that the machine's drift weighs on both sides. Two deployments are measured:
+  - lanes on their own workers (as the README recommends): the 2 workers serve the
     interactive lane and a third, bulk-only worker renders the export;
   - one pool: 2 workers serving both lanes, the export rendering on one of them.
 
@@ -25,7 +26,7 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any
+from typing import Any, TypeVar
 
 import aio_pika
 import httpx
@@ -42,6 +43,8 @@ from tests.support.services import free_port
 RESULTS = Path(__file__).parent / "results"
 CONCURRENCY = 50
 SMALL_CLIENTS = 4
+ROUNDS = 4
+T = TypeVar("T")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -151,10 +154,11 @@ def _wrk_ms(output: str, label: str) -> float:
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-async def small_reports(base_url: str, total: int, clients: int) -> dict[str, Any]:
+async def small_reports(base_url: str, total: int, clients: int) -> tuple[list[float], float]:
     """`total` 100-row inline XLSX reports by `clients` users, each posting its next report
-    once the last is done. Latency is the server's `createdAt` to `finishedAt` (polling at
-    100 ms would blur the client's view and load the BFF)."""
+    once the last is done: each one's latency and the seconds it all took. Latency is the
+    server's `createdAt` to `finishedAt` (polling at 100 ms would blur the client's view
+    and load the BFF)."""
     rows = [
         [f"Cliente {i}", i, i * 1.25, i % 2 == 0, "2026-02-01", "2026-02-01T10:00:00+00:00"]
         for i in range(100)
@@ -186,19 +190,48 @@ async def small_reports(base_url: str, total: int, clients: int) -> dict[str, An
         began = time.perf_counter()
         await asyncio.gather(*(user(client, bearer(f"bench-small-{i}")) for i in range(clients)))
         elapsed = time.perf_counter() - began
+    return latencies, elapsed
+
+
+async def alone_and_with_bulk(
+    base_url: str, total: int, clients: int, rounds: int, settle_seconds: float
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`total` small reports alone and `total` while a bulk export runs, measured in
+    `rounds` alternating blocks so that the machine's drift (2 shared cores) weighs on
+    both sides alike; the figures of each side over all its blocks. After each busy
+    block, `settle_seconds` let the worker notice (at its next heartbeat) that the
+    export still running was cancelled, so that no export runs into an "alone" block."""
+    sides: dict[str, tuple[list[float], list[float]]] = {"alone": ([], []), "busy": ([], [])}
+    written = 0
+    for _ in range(rounds):
+        latencies, seconds = await small_reports(base_url, total // rounds, clients)
+        sides["alone"][0].extend(latencies)
+        sides["alone"][1].append(seconds)
+        (latencies, seconds), rows = await with_bulk_exports(
+            base_url, small_reports(base_url, total // rounds, clients)
+        )
+        sides["busy"][0].extend(latencies)
+        sides["busy"][1].append(seconds)
+        written += rows
+        await asyncio.sleep(settle_seconds)
+    alone, busy = (
+        _summary(latencies, sum(seconds), clients) for latencies, seconds in sides.values()
+    )
+    return alone, busy | {"bulk_rows_written": written, "rounds": rounds}
+
+
+def _summary(latencies: list[float], seconds: float, clients: int) -> dict[str, Any]:
     return {
-        "reports": total,
+        "reports": len(latencies),
         "clients": clients,
-        "reports_per_s": total / elapsed,
+        "reports_per_s": len(latencies) / seconds,
         "p50_ms": percentile(latencies, 50) * 1000,
         "p95_ms": percentile(latencies, 95) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
     }
 
 
-async def with_bulk_exports(
-    base_url: str, measure: Awaitable[dict[str, Any]]
-) -> tuple[dict[str, Any], int]:
+async def with_bulk_exports(base_url: str, measure: Awaitable[T]) -> tuple[T, int]:
     """Run `measure` while a bulk export (a year of transactions as XLSX) is always
     rendering: a new one is posted whenever the last is done. Returns what `measure`
     gave and how many export rows were written meanwhile (finished exports and the
@@ -301,14 +334,12 @@ def main() -> None:
                     workers.append(start_worker(env, Path(logs) / f"{name}-bulk.log", "bulk"))
                 processes.extend(workers)
                 asyncio.run(small_reports(base_url, 50, SMALL_CLIENTS))  # warm-up
-                alone = asyncio.run(small_reports(base_url, small, SMALL_CLIENTS))
-                with_bulk, exports = asyncio.run(
-                    with_bulk_exports(base_url, small_reports(base_url, small, SMALL_CLIENTS))
+                alone, with_bulk = asyncio.run(
+                    alone_and_with_bulk(
+                        base_url, small, SMALL_CLIENTS, ROUNDS, settings.heartbeat_seconds + 1
+                    )
                 )
-                results[name] = {
-                    "alone": alone,
-                    "with_bulk": with_bulk | {"bulk_rows_written": exports},
-                }
+                results[name] = {"alone": alone, "with_bulk": with_bulk}
                 for worker in workers:
                     worker.stop()
         finally:
