@@ -33,9 +33,9 @@ from relatoria_shared.domain.catalog import CATALOG
 from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.report_types.demo_dataset import PERIOD_END, PERIOD_START
 from relatoria_worker.renderers.pdf import FONT, _register_fonts
-from tests.bench.environment import bench_environment, reporting_database
+from tests.bench.environment import bench_environment, reporting_database, start_worker
 from tests.support.api import bearer
-from tests.support.processes import RunningProcess, start, wait_for_log, wait_ready
+from tests.support.processes import RunningProcess, start, wait_ready
 from tests.support.services import free_port
 
 RESULTS = Path(__file__).parent / "results"
@@ -189,10 +189,8 @@ def one_export(
 ) -> dict[str, Any]:
     """One export on a fresh worker process; its figures and the worker's peak RSS."""
     parameters = {"startDate": PERIOD_START.isoformat(), "endDate": end.isoformat()}
-    worker_env = env | {"RELATORIA_LOG_LEVEL": "INFO"}
-    worker = start("relatoria_worker.main", worker_env, logs / f"worker-{fmt.value}-{end}.log")
+    worker = start_worker(env, logs / f"worker-{fmt.value}-{end}.log")
     try:
-        wait_for_log(worker, "worker consuming")
         idle = peak_rss_mb(worker)
         figures = asyncio.run(worker_export(base_url, fmt, parameters, f"bench-{fmt.value}"))
         figures |= {"worker_idle_rss_mb": idle, "worker_peak_rss_mb": peak_rss_mb(worker)}

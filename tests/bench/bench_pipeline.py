@@ -35,9 +35,9 @@ from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.report_types.demo_dataset import PERIOD_END, PERIOD_START
 from relatoria_shared.settings import Settings
-from tests.bench.environment import bench_environment, reporting_database
+from tests.bench.environment import bench_environment, reporting_database, start_worker
 from tests.support.api import bearer, table_request
-from tests.support.processes import RunningProcess, start, wait_for_log, wait_ready
+from tests.support.processes import RunningProcess, start, wait_ready
 from tests.support.services import free_port
 
 RESULTS = Path(__file__).parent / "results"
@@ -281,17 +281,6 @@ async def purge_work_queue(settings: Settings) -> None:
             Topology(settings.amqp_namespace).work_queue(Lane.INTERACTIVE)
         )
         await queue.purge()
-
-
-def start_worker(env: dict[str, str], log: Path, lanes: str) -> RunningProcess:
-    """A worker process serving `lanes`, once it consumes."""
-    worker = start(
-        "relatoria_worker.main",
-        env | {"RELATORIA_LOG_LEVEL": "INFO", "RELATORIA_WORKER_LANES": lanes},
-        log,
-    )
-    wait_for_log(worker, "worker consuming")
-    return worker
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 from moto.server import ThreadedMotoServer
 
@@ -13,6 +14,7 @@ from relatoria_shared.storage.object_store import ObjectStore
 from tests.conftest import DEV_SECRET, settings_env
 from tests.support.cleanup import remove_broker_and_cache_state
 from tests.support.database import demo_reporting_database, migrated_database
+from tests.support.processes import RunningProcess, start, wait_for_log
 from tests.support.services import free_port
 
 
@@ -43,6 +45,14 @@ def bench_environment(**overrides: object) -> Iterator[tuple[Settings, dict[str,
         finally:
             moto.stop()
             asyncio.run(remove_broker_and_cache_state(settings))
+
+
+def start_worker(env: dict[str, str], log: Path, lanes: str | None = None) -> RunningProcess:
+    """A worker process (serving `lanes`, or the default lanes), once it consumes."""
+    lane_env = {} if lanes is None else {"RELATORIA_WORKER_LANES": lanes}
+    worker = start("relatoria_worker.main", env | {"RELATORIA_LOG_LEVEL": "INFO"} | lane_env, log)
+    wait_for_log(worker, "worker consuming")
+    return worker
 
 
 def reporting_database(rows: int) -> contextlib.AbstractContextManager[str]:

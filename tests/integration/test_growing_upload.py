@@ -115,12 +115,14 @@ def test_a_file_smaller_than_a_part_goes_up_in_one_request(
 ) -> None:
     key, path = target
     path.write_bytes(b"a,b\r\n1,2\r\n")
-    with _upload(settings, path, key) as upload:
+    store = _CountingStore(settings)
+    with _upload(settings, path, key, store) as upload:
         upload.finish()
 
     client = _client(settings)
     assert client.get_object(Bucket=settings.s3_bucket, Key=key)["Body"].read() == path.read_bytes()
     assert _uploads_in_progress(client, settings.s3_bucket, key) == []
+    assert store.parts_requested == 0  # a plain PUT, not a multipart upload
 
 
 def test_leaving_without_finishing_drops_the_parts_and_makes_no_object(

@@ -1,6 +1,6 @@
 """What every renderer offers: draw a `TableData` into a binary file, report what it drew."""
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -87,12 +87,12 @@ BOOLEAN_TEXT = {True: "true", False: "false"}
 """How text formats (CSV, PDF) write booleans."""
 
 
-def iso_texts(column: Sequence[Any]) -> list[str] | None:
-    """ISO 8601 texts of a column holding only datetimes or only dates; None for any
-    other column (None values, mixed or unexpected types), left to a careful path."""
+def iso_texts(column: Sequence[Any], careful: Callable[[Sequence[Any]], list[str]]) -> list[str]:
+    """ISO 8601 texts of a column holding only datetimes or only dates; any other column
+    (None values, mixed or unexpected types) is left to the renderer's `careful` path."""
     types = value_types(column)
     if types == {datetime}:
         return list(map(datetime.isoformat, column))
     if types == {date}:
         return list(map(date.isoformat, column))
-    return None
+    return careful(column)

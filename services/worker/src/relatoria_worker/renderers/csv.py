@@ -14,6 +14,7 @@ cannot write.
 
 import codecs
 import csv
+import functools
 import io
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -93,9 +94,7 @@ def _boolean(column: Sequence[Any]) -> Sequence[Any]:
     return _careful(column)
 
 
-def _temporal(column: Sequence[Any]) -> Sequence[Any]:
-    texts = iso_texts(column)
-    return _careful(column) if texts is None else texts
+_temporal = functools.partial(iso_texts, careful=_careful)
 
 
 _CONVERTERS: dict[ColumnType, _Converter] = {

@@ -352,9 +352,7 @@ def _boolean(column: Sequence[Any]) -> Sequence[str]:
     return _careful(column)
 
 
-def _temporal(column: Sequence[Any]) -> Sequence[str]:
-    texts = iso_texts(column)
-    return _careful(column) if texts is None else texts
+_temporal = functools.partial(iso_texts, careful=_careful)
 
 
 _FORMATTERS: dict[ColumnType, _Formatter] = {
