@@ -8,10 +8,9 @@ expiry and subject are required. The owner of a report is the token's `sub`.
 import asyncio
 import re
 import time
-from typing import Annotated, Any
+from typing import Any
 
 import jwt
-from fastapi import Depends, Request
 
 from relatoria_bff.errors import ApiError
 from relatoria_shared.settings import Settings
@@ -21,7 +20,8 @@ _REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
 _SUBJECT = re.compile(r"^[^\x00-\x1f\x7f\ud800-\udfff]{1,255}$")
 
 
-def _unauthorized(message: str) -> ApiError:
+def unauthorized(message: str) -> ApiError:
+    """A 401 answer asking for a bearer token."""
     return ApiError(401, "UNAUTHORIZED", message, headers={"WWW-Authenticate": "Bearer"})
 
 
@@ -60,10 +60,10 @@ class TokenVerifier:
                 options={"require": _REQUIRED_CLAIMS},
             )
         except jwt.PyJWTError as exc:
-            raise _unauthorized(f"invalid token: {exc}") from None
+            raise unauthorized(f"invalid token: {exc}") from None
         subject = claims.get("sub")
         if not isinstance(subject, str) or not _SUBJECT.match(subject):
-            raise _unauthorized("invalid token: the subject must be 1-255 printable characters")
+            raise unauthorized("invalid token: the subject must be 1-255 printable characters")
         return subject
 
     async def _key_for(self, token: str) -> Any:
@@ -88,16 +88,3 @@ def issue_token(settings: Settings, subject: str, ttl_seconds: int = 3600) -> st
         "exp": now + ttl_seconds,
     }
     return jwt.encode(claims, settings.jwt_secret.get_secret_value(), settings.jwt_algorithms[0])
-
-
-async def current_owner(request: Request) -> str:
-    """FastAPI dependency: the caller's owner id from `Authorization: Bearer …`."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("a bearer token is required")
-    verifier: TokenVerifier = request.app.state.resources.verifier
-    return await verifier.owner_of(token.strip())
-
-
-Owner = Annotated[str, Depends(current_owner)]

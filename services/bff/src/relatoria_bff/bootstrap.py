@@ -1,5 +1,6 @@
 """The BFF's composition root: every connection is opened here and handed to the app."""
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -63,3 +64,39 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
         await amqp.close()
         await redis.aclose()
         await engine.dispose()
+
+
+class ResourcesOnDemand:
+    """The BFF's resources, opened by the first caller and kept until `aclose`.
+
+    A server opens them when it starts (the app's lifespan). On AWS Lambda there is no
+    start-up worth waiting in: the first request of a fresh process opens them, and every
+    later invocation that the same warm process serves reuses them.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stack = contextlib.AsyncExitStack()
+        self._lock = asyncio.Lock()
+        self._resources: Resources | None = None
+
+    @property
+    def opened(self) -> Resources | None:
+        """The resources if they have been opened, else None (nothing opens them here)."""
+        return self._resources
+
+    async def get(self) -> Resources:
+        """The resources, opening them first if this is the first call."""
+        if self._resources is None:
+            async with self._lock:  # concurrent first requests open them once
+                if self._resources is None:
+                    self._resources = await self._stack.enter_async_context(
+                        open_resources(self._settings)
+                    )
+        return self._resources
+
+    async def aclose(self) -> None:
+        """Close every connection; a later `get` opens new ones."""
+        self._resources = None
+        stack, self._stack = self._stack, contextlib.AsyncExitStack()
+        await stack.aclose()

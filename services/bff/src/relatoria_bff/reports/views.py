@@ -6,8 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import RedirectResponse
 
-from relatoria_bff.auth import Owner
-from relatoria_bff.dependencies import Deps
+from relatoria_bff.dependencies import Deps, Owner
 from relatoria_bff.errors import ApiError
 from relatoria_bff.reports import service
 from relatoria_bff.reports.schemas import (
