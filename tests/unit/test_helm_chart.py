@@ -1,0 +1,662 @@
+"""The Helm chart, rendered offline for the default values and values-production.yaml:
+it lints, its objects are valid Kubernetes, and what it wires up matches the application
+(queue names from the real topology, probe paths the real BFF serves, settings the real
+Settings object reads)."""
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import helm_python
+import kubernetes_validate
+import pytest
+
+from relatoria_bff.app import create_app
+from relatoria_shared.domain.lanes import Lane
+from relatoria_shared.messaging.topology import Topology
+from relatoria_shared.settings import Settings
+from tests.support.helm_chart import (
+    CHART_DIR,
+    CUSTOM_KINDS,
+    FULLNAME,
+    Doc,
+    Rendered,
+    containers,
+    env_of,
+    hook_weight,
+    merge,
+    plain_env,
+    pod_spec,
+    production_values,
+    render,
+)
+
+pytestmark = pytest.mark.unit
+
+KUBE_VERSION = "1.37.0"
+SHUTDOWN_MARGIN_SECONDS = 15
+"""terminationGracePeriodSeconds - RELATORIA_SHUTDOWN_GRACE_SECONDS, per values.yaml."""
+UVICORN_GRACEFUL_SHUTDOWN_SECONDS = 20
+BFF = f"{FULLNAME}-bff"
+WORKERS = {Lane.INTERACTIVE: f"{FULLNAME}-worker-interactive", Lane.BULK: f"{FULLNAME}-worker-bulk"}
+HOOK_PHASES = "pre-install,pre-upgrade"
+
+
+@pytest.fixture(scope="module")
+def chart() -> Iterator[helm_python.Chart]:
+    with helm_python.Chart.load(CHART_DIR) as loaded:
+        yield loaded
+
+
+@pytest.fixture(scope="module")
+def default_render(chart: helm_python.Chart) -> Rendered:
+    return render(chart)
+
+
+@pytest.fixture(scope="module")
+def production_render(chart: helm_python.Chart) -> Rendered:
+    return render(chart, production_values())
+
+
+VALUE_SETS = ["default", "production"]
+
+
+@pytest.fixture(params=VALUE_SETS)
+def value_set(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def rendered(value_set: str, request: pytest.FixtureRequest) -> Rendered:
+    fixture: Rendered = request.getfixturevalue(f"{value_set}_render")
+    return fixture
+
+
+def values_of(value_set: str) -> dict[str, Any] | None:
+    return production_values() if value_set == "production" else None
+
+
+def the_container(owner: Doc) -> Doc:
+    (container,) = pod_spec(owner)["containers"]
+    return container
+
+
+def worker_lane(rendered: Rendered, deployment: Doc) -> Lane:
+    (lane,) = env_of(rendered, the_container(deployment))["RELATORIA_WORKER_LANES"].split(",")
+    return Lane(lane)
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """An environment without any RELATORIA_* variable of the test run's own."""
+    for name in list(os.environ):
+        if name.startswith("RELATORIA_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+# Lint and validity
+
+
+@pytest.mark.parametrize("value_set_name", VALUE_SETS)
+def test_lint_reports_no_errors(value_set_name: str) -> None:
+    report = helm_python.lint(CHART_DIR, values=values_of(value_set_name), kube_version="v1.34.0")
+    errors = [message for message in report["messages"] if message["severity"] >= 3]
+    assert errors == []
+    assert report["errors"] == []
+
+
+def test_core_objects_are_valid_kubernetes(rendered: Rendered) -> None:
+    core = [doc for doc in rendered.docs if doc["kind"] not in CUSTOM_KINDS]
+    assert core
+    for doc in core:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+
+
+OTHER_SWITCHES: dict[str, Any] = {
+    "image": {"registry": "registry.example.com/acme/", "pullSecrets": ["registry"]},
+    "serviceAccount": {"create": False, "name": "relatoria-app"},
+    "keda": {"enabled": False},
+    "bff": {
+        "autoscaling": {"enabled": False},
+        "podDisruptionBudget": {"maxUnavailable": "50%"},
+        "ingress": {"enabled": True},
+        "tolerations": [{"key": "pool", "operator": "Equal", "value": "api"}],
+    },
+    "worker": {"bulk": {"podDisruptionBudget": {"enabled": False}}},
+    "networkPolicy": {
+        "enabled": True,
+        "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}],
+    },
+    "migrations": {"enabled": False},
+    "serviceMonitor": {"enabled": True},
+}
+"""Values that flip the switches the two value sets leave alone."""
+
+
+def test_other_switches_render_valid_objects(chart: helm_python.Chart) -> None:
+    chart.validate_schema(OTHER_SWITCHES)
+    rendered = render(chart, OTHER_SWITCHES)
+    assert rendered.of_kind("ServiceAccount") == []
+    for doc in rendered.docs:
+        if doc["kind"] not in CUSTOM_KINDS:
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+    bff = rendered.named("Deployment", BFF)
+    assert bff["spec"]["replicas"] == 2
+    assert pod_spec(bff)["imagePullSecrets"] == [{"name": "registry"}]
+    assert pod_spec(bff)["serviceAccountName"] == "relatoria-app"
+    assert the_container(bff)["image"] == "registry.example.com/acme/relatoria-bff:0.1.0"
+    assert len(rendered.of_kind("PodDisruptionBudget")) == 2
+    for policy in rendered.of_kind("NetworkPolicy"):
+        assert policy["spec"]["policyTypes"][-1] == "Egress"
+
+
+def test_custom_resources_carry_their_required_fields(rendered: Rendered) -> None:
+    for scaled in rendered.of_kind("ScaledObject"):
+        assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+        assert scaled["spec"]["scaleTargetRef"]["name"]
+        assert scaled["spec"]["triggers"]
+    for auth in rendered.of_kind("TriggerAuthentication"):
+        assert auth["apiVersion"] == "keda.sh/v1alpha1"
+        assert auth["spec"]["secretTargetRef"]
+    for monitor in rendered.of_kind("ServiceMonitor"):
+        assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+        assert monitor["spec"]["selector"]["matchLabels"]
+        assert monitor["spec"]["endpoints"]
+
+
+def test_default_values_render_the_expected_objects(default_render: Rendered) -> None:
+    assert default_render.kinds() == sorted(
+        ["ConfigMap", "Secret", "Secret", "ServiceAccount", "Service", "Job"]
+        + ["Deployment"] * 3
+        + ["PodDisruptionBudget"] * 3
+        + ["HorizontalPodAutoscaler"]
+        + ["ScaledObject"] * 2
+        + ["TriggerAuthentication"]
+    )
+
+
+def test_production_values_render_the_expected_objects(production_render: Rendered) -> None:
+    assert production_render.kinds() == sorted(
+        ["ConfigMap", "ServiceAccount", "Service", "Ingress", "Job", "ServiceMonitor"]
+        + ["Deployment"] * 3
+        + ["PodDisruptionBudget"] * 3
+        + ["NetworkPolicy"] * 3
+        + ["HorizontalPodAutoscaler"]
+        + ["ScaledObject"] * 2
+        + ["TriggerAuthentication"]
+    )
+
+
+def test_every_object_carries_the_standard_labels(rendered: Rendered) -> None:
+    for doc in rendered.docs:
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "relatoria"
+        assert labels["app.kubernetes.io/instance"] == "rel"
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        assert labels["app.kubernetes.io/version"] == "0.1.0"
+        assert labels["helm.sh/chart"] == "relatoria-0.1.0"
+        assert labels["app.kubernetes.io/component"]
+
+
+# Workers: lanes, KEDA, shutdown
+
+
+@pytest.mark.parametrize(
+    "values",
+    [None, production_values(), {"config": {"amqpNamespace": "acme"}}],
+    ids=["default", "production", "namespace-acme"],
+)
+def test_each_scaled_object_watches_the_queue_its_deployment_consumes(
+    chart: helm_python.Chart, values: dict[str, Any] | None
+) -> None:
+    rendered = render(chart, values)
+    namespace = rendered.config_map()["RELATORIA_AMQP_NAMESPACE"]
+    if values and "config" in values:
+        assert namespace == values["config"]["amqpNamespace"]
+    scaled_objects = rendered.of_kind("ScaledObject")
+    assert {scaled["spec"]["scaleTargetRef"]["name"] for scaled in scaled_objects} == set(
+        WORKERS.values()
+    )
+    for scaled in scaled_objects:
+        target = rendered.named("Deployment", scaled["spec"]["scaleTargetRef"]["name"])
+        (trigger,) = scaled["spec"]["triggers"]
+        assert trigger["type"] == "rabbitmq"
+        assert trigger["metadata"]["protocol"] == "amqp"
+        assert trigger["metadata"]["mode"] == "QueueLength"
+        assert isinstance(trigger["metadata"]["value"], str)
+        assert int(trigger["metadata"]["value"]) >= 1
+        queue = Topology(namespace).work_queue(worker_lane(rendered, target))
+        assert trigger["metadata"]["queueName"] == queue
+
+
+def test_each_worker_deployment_consumes_one_lane_with_its_concurrency(
+    rendered: Rendered, value_set: str, app_env: pytest.MonkeyPatch
+) -> None:
+    values = merge(
+        {"worker": {"interactive": {"concurrency": 4}, "bulk": {"concurrency": 1}}},
+        values_of(value_set) or {},
+    )
+    for lane, name in WORKERS.items():
+        env = env_of(rendered, the_container(rendered.named("Deployment", name)))
+        for key, value in env.items():
+            app_env.setenv(key, value)
+        settings = Settings()
+        assert settings.worker_lanes == [lane]
+        assert settings.lane_concurrency(lane) == values["worker"][lane.value]["concurrency"]
+        for key in env:
+            app_env.delenv(key)
+
+
+def test_trigger_authentication_reads_the_amqp_url_of_the_chart_secret(
+    default_render: Rendered,
+) -> None:
+    (auth,) = default_render.of_kind("TriggerAuthentication")
+    assert auth["spec"]["secretTargetRef"] == [
+        {"parameter": "host", "name": FULLNAME, "key": "RELATORIA_AMQP_URL"}
+    ]
+    default_render.named("Secret", FULLNAME)
+    for scaled in default_render.of_kind("ScaledObject"):
+        (trigger,) = scaled["spec"]["triggers"]
+        assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+
+
+def test_trigger_authentication_reads_the_existing_secret_when_set(
+    production_render: Rendered,
+) -> None:
+    (auth,) = production_render.of_kind("TriggerAuthentication")
+    assert auth["spec"]["secretTargetRef"] == [
+        {"parameter": "host", "name": "relatoria-secrets", "key": "RELATORIA_AMQP_URL"}
+    ]
+
+
+def test_the_chart_secret_holds_the_amqp_url_keda_reads(chart: helm_python.Chart) -> None:
+    rendered = render(chart, {"secrets": {"amqpUrl": "amqp://u:p@rabbit:5672/prod"}})
+    assert "RELATORIA_AMQP_URL" in rendered.named("Secret", FULLNAME)["data"]
+
+
+def test_without_keda_each_worker_gets_a_cpu_hpa_instead(chart: helm_python.Chart) -> None:
+    rendered = render(chart, {"keda": {"enabled": False}})
+    assert rendered.of_kind("ScaledObject") == []
+    assert rendered.of_kind("TriggerAuthentication") == []
+    hpas = {
+        hpa["spec"]["scaleTargetRef"]["name"]: hpa
+        for hpa in rendered.of_kind("HorizontalPodAutoscaler")
+    }
+    assert set(hpas) == {BFF, *WORKERS.values()}
+    for name in WORKERS.values():
+        (metric,) = hpas[name]["spec"]["metrics"]
+        assert metric["resource"]["name"] == "cpu"
+        assert "replicas" not in rendered.named("Deployment", name)["spec"]
+
+
+def test_with_keda_no_hpa_scales_a_worker(rendered: Rendered) -> None:
+    targets = {
+        hpa["spec"]["scaleTargetRef"]["name"] for hpa in rendered.of_kind("HorizontalPodAutoscaler")
+    }
+    assert targets.isdisjoint(WORKERS.values())
+
+
+def test_worker_deployments_leave_replicas_to_the_scaler(rendered: Rendered) -> None:
+    for name in WORKERS.values():
+        assert "replicas" not in rendered.named("Deployment", name)["spec"]
+
+
+def test_interactive_lane_keeps_a_warm_worker_and_bulk_may_scale_to_zero(
+    default_render: Rendered,
+) -> None:
+    replicas = {
+        scaled["spec"]["scaleTargetRef"]["name"]: scaled["spec"]["minReplicaCount"]
+        for scaled in default_render.of_kind("ScaledObject")
+    }
+    assert replicas[WORKERS[Lane.INTERACTIVE]] >= 1
+    assert replicas[WORKERS[Lane.BULK]] == 0
+
+
+@pytest.mark.parametrize(
+    "values",
+    [None, production_values(), {"worker": {"interactive": {"shutdownGraceSeconds": 7}}}],
+    ids=["default", "production", "override"],
+)
+def test_worker_pods_outlive_their_shutdown_grace_by_the_margin(
+    chart: helm_python.Chart, values: dict[str, Any] | None
+) -> None:
+    rendered = render(chart, values)
+    graces = set()
+    for name in WORKERS.values():
+        deployment = rendered.named("Deployment", name)
+        grace = float(plain_env(the_container(deployment))["RELATORIA_SHUTDOWN_GRACE_SECONDS"])
+        graces.add(grace)
+        termination = pod_spec(deployment)["terminationGracePeriodSeconds"]
+        assert termination == grace + SHUTDOWN_MARGIN_SECONDS
+    if values and "shutdownGraceSeconds" in values["worker"]["interactive"]:
+        assert values["worker"]["interactive"]["shutdownGraceSeconds"] in graces
+
+
+def test_default_bulk_grace_is_long_enough_for_exports(default_render: Rendered) -> None:
+    bulk = the_container(default_render.named("Deployment", WORKERS[Lane.BULK]))
+    interactive = the_container(default_render.named("Deployment", WORKERS[Lane.INTERACTIVE]))
+    assert float(plain_env(bulk)["RELATORIA_SHUTDOWN_GRACE_SECONDS"]) >= 300
+    assert float(plain_env(interactive)["RELATORIA_SHUTDOWN_GRACE_SECONDS"]) == 30
+
+
+def test_worker_scratch_dir_is_a_size_limited_empty_dir(rendered: Rendered) -> None:
+    limits = {}
+    for lane, name in WORKERS.items():
+        deployment = rendered.named("Deployment", name)
+        container = the_container(deployment)
+        temp_dir = plain_env(container)["RELATORIA_TEMP_DIR"]
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == temp_dir]
+        (volume,) = [v for v in pod_spec(deployment)["volumes"] if v["name"] == mount["name"]]
+        limits[lane] = volume["emptyDir"]["sizeLimit"]
+    assert limits[Lane.INTERACTIVE]
+    assert limits[Lane.BULK]
+
+
+# BFF
+
+
+def test_bff_probes_hit_paths_the_app_serves_on_its_port(
+    rendered: Rendered, app_env: pytest.MonkeyPatch
+) -> None:
+    container = the_container(rendered.named("Deployment", BFF))
+    env = env_of(rendered, container)
+    for key, value in env.items():
+        app_env.setenv(key, value)
+    settings = Settings()
+    assert settings.bff_host == "0.0.0.0"
+    # FastAPI (0.165) no longer flattens included routers into `app.routes`; the OpenAPI
+    # document lists every path the app serves, and with which methods.
+    served = create_app(settings).openapi()["paths"]
+    routes = {path for path, operations in served.items() if "get" in operations}
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports["http"] == settings.bff_port
+    probes = {kind: container[kind]["httpGet"] for kind in ("livenessProbe", "readinessProbe")}
+    assert probes["livenessProbe"]["path"] == "/healthz"
+    assert probes["readinessProbe"]["path"] == "/readyz"
+    for probe in [*probes.values(), container["startupProbe"]["httpGet"]]:
+        assert probe["path"] in routes
+        assert ports.get(probe["port"], probe["port"]) == settings.bff_port
+
+
+def test_config_map_is_read_by_the_real_settings(
+    rendered: Rendered, value_set: str, app_env: pytest.MonkeyPatch
+) -> None:
+    for key, value in rendered.config_map().items():
+        app_env.setenv(key, value)
+    settings = Settings()
+    config = merge(
+        {"config": {"jwtAlgorithms": ["HS256"], "amqpNamespace": "relatoria"}},
+        values_of(value_set) or {},
+    )["config"]
+    assert settings.jwt_algorithms == config["jwtAlgorithms"]
+    assert settings.amqp_namespace == config["amqpNamespace"]
+    assert settings.log_format == "json"
+
+
+def test_bff_outlasts_uvicorn_graceful_shutdown(rendered: Rendered) -> None:
+    grace = pod_spec(rendered.named("Deployment", BFF))["terminationGracePeriodSeconds"]
+    assert grace > UVICORN_GRACEFUL_SHUTDOWN_SECONDS
+
+
+def test_bff_service_and_ingress_reach_the_container_port(production_render: Rendered) -> None:
+    deployment = production_render.named("Deployment", BFF)
+    service = production_render.named("Service", BFF)
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    (port,) = service["spec"]["ports"]
+    assert port["targetPort"] == "http"
+    ingress = production_render.named("Ingress", BFF)
+    assert ingress["spec"]["tls"][0]["secretName"] == "relatoria-tls"
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            assert path["backend"]["service"] == {"name": BFF, "port": {"name": "http"}}
+
+
+def test_service_monitor_scrapes_the_bff_metrics(production_render: Rendered) -> None:
+    (monitor,) = production_render.of_kind("ServiceMonitor")
+    service = production_render.named("Service", BFF)
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
+
+
+def test_network_policies_open_only_the_bff_port(production_render: Rendered) -> None:
+    policies = {doc["metadata"]["name"]: doc for doc in production_render.of_kind("NetworkPolicy")}
+    (rule,) = policies[BFF]["spec"]["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    assert rule["from"]
+    for name in WORKERS.values():
+        assert policies[name]["spec"]["policyTypes"] == ["Ingress"]
+        assert policies[name]["spec"]["ingress"] == []
+        selector = policies[name]["spec"]["podSelector"]["matchLabels"]
+        assert (
+            selector
+            == production_render.named("Deployment", name)["spec"]["selector"]["matchLabels"]
+        )
+
+
+# Pods: security, resources, disruption, spreading, rollouts
+
+
+def test_no_container_runs_as_root_or_can_gain_privileges(rendered: Rendered) -> None:
+    owners = rendered.pod_owners()
+    assert len(owners) == 4
+    for owner in owners:
+        pod = pod_spec(owner)
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["securityContext"]["runAsUser"] != 0
+        for container in containers(owner):
+            security = container["securityContext"]
+            run_as_non_root = security.get(
+                "runAsNonRoot", pod["securityContext"].get("runAsNonRoot")
+            )
+            assert run_as_non_root is True
+            assert security.get("runAsUser", pod["securityContext"]["runAsUser"]) != 0
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"]["drop"] == ["ALL"]
+
+
+def test_every_container_has_requests_limits_and_a_writable_tmp(rendered: Rendered) -> None:
+    for owner in rendered.pod_owners():
+        volumes = {volume["name"]: volume for volume in pod_spec(owner)["volumes"]}
+        for container in containers(owner):
+            resources = container["resources"]
+            assert {"cpu", "memory"} <= resources["requests"].keys()
+            assert "memory" in resources["limits"]
+            (tmp,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
+            assert volumes[tmp["name"]]["emptyDir"]["sizeLimit"]
+
+
+def test_every_deployment_has_a_disruption_budget_valid_at_zero_replicas(
+    rendered: Rendered,
+) -> None:
+    budgets = rendered.of_kind("PodDisruptionBudget")
+    for deployment in rendered.of_kind("Deployment"):
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        (budget,) = [b for b in budgets if b["spec"]["selector"]["matchLabels"] == selector]
+        assert "maxUnavailable" in budget["spec"]
+        assert "minAvailable" not in budget["spec"]
+
+
+def test_pods_spread_across_nodes_by_their_own_selector(rendered: Rendered) -> None:
+    for deployment in rendered.of_kind("Deployment"):
+        (spread,) = pod_spec(deployment)["topologySpreadConstraints"]
+        assert spread["topologyKey"] == "kubernetes.io/hostname"
+        assert spread["whenUnsatisfiable"] == "ScheduleAnyway"
+        assert (
+            spread["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+        )
+
+
+def test_pods_read_the_config_map_and_secret_and_run_as_the_service_account(
+    rendered: Rendered, value_set: str
+) -> None:
+    secret = "relatoria-secrets" if value_set == "production" else FULLNAME
+    for deployment in rendered.of_kind("Deployment"):
+        assert pod_spec(deployment)["serviceAccountName"] == FULLNAME
+        env_from = the_container(deployment)["envFrom"]
+        assert {"configMapRef": {"name": FULLNAME}} in env_from
+        assert {"secretRef": {"name": secret}} in env_from
+
+
+def test_a_config_change_rolls_every_deployment(
+    chart: helm_python.Chart, default_render: Rendered
+) -> None:
+    changed = render(chart, {"config": {"logLevel": "DEBUG"}})
+    for deployment in default_render.of_kind("Deployment"):
+        name = deployment["metadata"]["name"]
+        before = deployment["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+        after = changed.named("Deployment", name)["spec"]["template"]["metadata"]["annotations"]
+        assert after["checksum/config"] != before
+
+
+def test_service_account_takes_the_irsa_role(production_render: Rendered) -> None:
+    account = production_render.named("ServiceAccount", FULLNAME)
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].startswith(
+        "arn:aws:iam::"
+    )
+
+
+# Secrets
+
+
+def test_existing_secret_replaces_the_chart_secret(production_render: Rendered) -> None:
+    assert production_render.of_kind("Secret") == []
+    refs = [
+        source["secretRef"]["name"]
+        for owner in production_render.pod_owners()
+        for container in containers(owner)
+        for source in container.get("envFrom", [])
+        if "secretRef" in source
+    ]
+    assert refs
+    assert set(refs) == {"relatoria-secrets"}
+
+
+def test_the_chart_secret_leaves_out_empty_values(chart: helm_python.Chart) -> None:
+    rendered = render(chart, {"secrets": {"databaseUrl": "postgresql+asyncpg://u:p@db/r"}})
+    assert set(rendered.named("Secret", FULLNAME)["data"]) == {"RELATORIA_DATABASE_URL"}
+
+
+# Migrations
+
+
+def migration_job(rendered: Rendered) -> Doc:
+    (job,) = rendered.of_kind("Job")
+    return job
+
+
+def test_migrations_run_before_install_and_upgrade_from_a_hook_secret(
+    chart: helm_python.Chart,
+) -> None:
+    url = "postgresql+asyncpg://u:p@db:5432/relatoria"
+    rendered = render(chart, {"secrets": {"databaseUrl": url}})
+    job = migration_job(rendered)
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == HOOK_PHASES
+    assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
+    assert job["spec"]["backoffLimit"] >= 0
+    assert job["spec"]["activeDeadlineSeconds"] > 0
+    container = the_container(job)
+    assert container["command"] == ["relatoria-migrate"]
+    assert "envFrom" not in container
+    sources = [
+        item["valueFrom"]["secretKeyRef"] for item in container["env"] if "valueFrom" in item
+    ]
+    assert sources == [{"name": f"{FULLNAME}-migrations", "key": "RELATORIA_DATABASE_URL"}]
+    hook_secret = rendered.named("Secret", f"{FULLNAME}-migrations")
+    assert hook_secret["metadata"]["annotations"]["helm.sh/hook"] == HOOK_PHASES
+    assert hook_weight(hook_secret) < hook_weight(job)
+    assert set(hook_secret["data"]) == {"RELATORIA_DATABASE_URL"}
+    assert "helm.sh/hook" not in rendered.named("Secret", FULLNAME)["metadata"].get(
+        "annotations", {}
+    )
+
+
+def test_migrations_read_the_existing_secret_when_set(production_render: Rendered) -> None:
+    container = the_container(migration_job(production_render))
+    (source,) = [item["valueFrom"]["secretKeyRef"] for item in container["env"]]
+    assert source == {"name": "relatoria-secrets", "key": "RELATORIA_DATABASE_URL"}
+
+
+def test_migrations_need_no_service_account_token(rendered: Rendered) -> None:
+    pod = pod_spec(migration_job(rendered))
+    assert pod["automountServiceAccountToken"] is False
+    assert "serviceAccountName" not in pod
+    assert pod["restartPolicy"] == "Never"
+
+
+def test_migrations_create_the_database_only_when_asked(
+    default_render: Rendered, chart: helm_python.Chart
+) -> None:
+    assert "args" not in the_container(migration_job(default_render))
+    asked = render(chart, {"migrations": {"createDatabase": True}})
+    assert the_container(migration_job(asked))["args"] == ["--create-database"]
+
+
+def test_migrations_can_be_turned_off(chart: helm_python.Chart) -> None:
+    rendered = render(chart, {"migrations": {"enabled": False}})
+    assert rendered.of_kind("Job") == []
+    assert [s["metadata"]["name"] for s in rendered.of_kind("Secret")] == [FULLNAME]
+
+
+# Values schema
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"bff": {"replicaCount": "three"}},
+        {"worker": {"interactive": {"keda": {"maxReplicaCount": 0}}}},
+        {"worker": {"bulk": {"shutdownGraceSeconds": -1}}},
+        {"worker": {"bulk": {"keda": {"targetMessagesPerReplica": "lots"}}}},
+        {"bff": {"terminationGracePeriodSeconds": 10}},
+        {"config": {"logFormat": "xml"}},
+        {"config": {"amqpNamespace": "no spaces"}},
+        {"config": {"jwtAlgorithms": ["none"]}},
+        {"config": {"extra": {"LOG_LEVEL": "DEBUG"}}},
+        {"podSecurityContext": {"runAsNonRoot": False, "runAsUser": 0}},
+        {"worker": {"bulk": {"resources": {"limits": None}}}},
+        {"replicas": 3},
+        {"worker": {"lanes": ["bulk"]}},
+    ],
+    ids=[
+        "replicas-not-integer",
+        "keda-max-zero",
+        "negative-grace",
+        "keda-target-not-integer",
+        "bff-grace-below-uvicorn",
+        "unknown-log-format",
+        "bad-amqp-namespace",
+        "unknown-jwt-algorithm",
+        "extra-without-prefix",
+        "root",
+        "resources-without-limits",
+        "unknown-top-level-key",
+        "unknown-worker-key",
+    ],
+)
+def test_schema_refuses_bad_values(chart: helm_python.Chart, values: dict[str, Any]) -> None:
+    with pytest.raises(helm_python.HelmValuesError):
+        chart.render(values=values, name="rel", namespace="reports", is_install=True)
+
+
+def test_schema_accepts_the_defaults_and_the_production_example(chart: helm_python.Chart) -> None:
+    chart.validate_schema(None)
+    chart.validate_schema(production_values())
+
+
+def test_production_example_holds_no_secrets() -> None:
+    values = production_values()
+    assert values["existingSecret"]
+    assert not any(values.get("secrets", {}).values())
+
+
+def test_notes_say_how_to_reach_scale_and_debug(rendered: Rendered) -> None:
+    assert "/readyz" in rendered.notes
+    assert "logs job/rel-relatoria-migrations" in rendered.notes
+    assert "relatoria.bulk" in rendered.notes
