@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     bulk_render_nice: int = Field(default=10, ge=0, le=19)
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     temp_dir: str | None = None
+    # Touched every heartbeat while the worker's event loop runs (relatoria-worker-alive).
+    liveness_file: str | None = None
 
     # Failure semantics: leases, retries, dead letters, the sweeper
     lease_seconds: float = Field(default=15.0, ge=1)

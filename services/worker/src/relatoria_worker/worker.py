@@ -8,6 +8,7 @@ import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
@@ -27,6 +28,7 @@ from relatoria_worker.data_source import ReportingDatabase
 from relatoria_worker.interactive_first import InteractiveFirst
 from relatoria_worker.job_control import StopReason
 from relatoria_worker.job_runner import JobRunner
+from relatoria_worker.liveness import keep_touching
 from relatoria_worker.renderers.registry import Renderers
 from relatoria_worker.row_sources import RowSources
 from relatoria_worker.sweeper import Sweeper
@@ -39,6 +41,11 @@ HAND_BACK_SECONDS = 5.0
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Consume jobs until `stop` is set; then finish in-flight jobs within the grace period
     and hand the rest back to the queue."""
+    liveness = (
+        asyncio.create_task(keep_touching(Path(settings.liveness_file), settings.heartbeat_seconds))
+        if settings.liveness_file
+        else None
+    )
     engine = create_engine(settings)
     redis = create_redis(settings)
     executors = render_executors(settings)
@@ -93,6 +100,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await engine.dispose()
         for executor in executors.values():
             executor.shutdown(wait=False, cancel_futures=True)
+        if liveness:
+            liveness.cancel()
     log.info("worker stopped")
 
 
