@@ -5,6 +5,8 @@ Settings object reads)."""
 
 import os
 from collections.abc import Iterator
+from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import helm_python
@@ -352,6 +354,24 @@ def test_worker_scratch_dir_is_a_size_limited_empty_dir(rendered: Rendered) -> N
         limits[lane] = volume["emptyDir"]["sizeLimit"]
     assert limits[Lane.INTERACTIVE]
     assert limits[Lane.BULK]
+
+
+def test_worker_liveness_probe_runs_the_workers_own_check_on_a_writable_file(
+    rendered: Rendered, app_env: pytest.MonkeyPatch
+) -> None:
+    scripts = {entry.name: entry.value for entry in entry_points(group="console_scripts")}
+    for name in WORKERS.values():
+        deployment = rendered.named("Deployment", name)
+        container = the_container(deployment)
+        command = container["livenessProbe"]["exec"]["command"]
+        assert scripts[command[0]] == "relatoria_worker.liveness:main"
+        app_env.setenv("RELATORIA_LIVENESS_FILE", plain_env(container)["RELATORIA_LIVENESS_FILE"])
+        liveness_file = Settings().liveness_file
+        assert liveness_file
+        mounts = {mount["mountPath"] for mount in container["volumeMounts"]}
+        assert str(Path(liveness_file).parent) in mounts  # the root filesystem is read-only
+        max_age = float(command[command.index("--max-age") + 1])
+        assert max_age > float(plain_env(container).get("RELATORIA_HEARTBEAT_SECONDS", "5"))
 
 
 # BFF

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     # BFF process
     bff_host: str = "127.0.0.1"
     bff_port: int = 8000
+    # Proxies whose X-Forwarded-For/Proto the BFF believes: comma-separated IPs or CIDRs, or *.
+    forwarded_allow_ips: str = "127.0.0.1"
 
     # Worker process
     worker_id: str = Field(default_factory=_default_worker_id)
