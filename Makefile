@@ -21,10 +21,19 @@ install: ## Install uv if missing, then the locked workspace into .venv
 		|| python3 -m pip install --quiet --break-system-packages uv
 	$(UV) sync --locked
 
-lint: install ## ruff (lint + format check) and mypy --strict
+lint: install ## ruff, mypy --strict, hadolint and the Compose file's schema (+ docker-compose)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy
+	$(UV) run hadolint services/bff/Dockerfile services/worker/Dockerfile
+	$(UV) run check-jsonschema --builtin-schema vendor.compose-spec infra/compose.yaml
+	@# docker-compose resolves the file (anchors, env files, depends_on); CI may not have it.
+	@if command -v docker-compose >/dev/null 2>&1; then \
+		echo "docker-compose -f infra/compose.yaml config -q"; \
+		docker-compose -f infra/compose.yaml config -q; \
+	else \
+		echo "docker-compose is not on PATH: skipped its check of infra/compose.yaml"; \
+	fi
 
 format: install ## Apply ruff's formatting and safe fixes
 	$(UV) run ruff format .
