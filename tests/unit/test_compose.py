@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests.unit.deploy_files import ROOT, dockerfile_stages, env_file
+from tests.support.deploy_files import ROOT, dockerfile_stages, env_file
 
 pytestmark = pytest.mark.unit
 
