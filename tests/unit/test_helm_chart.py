@@ -316,6 +316,47 @@ def test_interactive_lane_keeps_a_warm_worker_and_bulk_may_scale_to_zero(
     assert replicas[WORKERS[Lane.BULK]] == 0
 
 
+def scale_down_window(rendered: Rendered, deployment: str) -> int:
+    """How long the lane's autoscaler waits on lower demand before removing pods."""
+    for kind in ("ScaledObject", "HorizontalPodAutoscaler"):
+        for doc in rendered.of_kind(kind):
+            if doc["spec"]["scaleTargetRef"]["name"] != deployment:
+                continue
+            spec = doc["spec"]
+            behavior = (
+                spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+                if kind == "ScaledObject"
+                else spec["behavior"]
+            )
+            window: int = behavior["scaleDown"]["stabilizationWindowSeconds"]
+            return window
+    raise AssertionError(f"nothing scales {deployment}")
+
+
+@pytest.mark.parametrize("keda", [True, False], ids=["keda", "cpu-hpa"])
+@pytest.mark.parametrize("value_set_name", VALUE_SETS)
+def test_a_running_export_is_not_scaled_away_before_its_time_limit(
+    chart: helm_python.Chart, keda: bool, value_set_name: str, app_env: pytest.MonkeyPatch
+) -> None:
+    # Workers ack on claim, so a queue's depth never counts running exports: only the
+    # autoscaler's patience keeps a busy bulk pod until its job's time limit is reached.
+    values = merge(values_of(value_set_name) or {}, {"keda": {"enabled": keda}})
+    rendered = render(chart, values)
+    deployment = rendered.named("Deployment", WORKERS[Lane.BULK])
+    for key, value in env_of(rendered, the_container(deployment)).items():
+        app_env.setenv(key, value)
+    time_limit = Settings().job_timeout_seconds
+    assert scale_down_window(rendered, WORKERS[Lane.BULK]) >= time_limit
+    if keda:
+        (scaled,) = [
+            doc
+            for doc in rendered.of_kind("ScaledObject")
+            if doc["spec"]["scaleTargetRef"]["name"] == WORKERS[Lane.BULK]
+        ]
+        if scaled["spec"]["minReplicaCount"] == 0:
+            assert scaled["spec"]["cooldownPeriod"] >= time_limit
+
+
 @pytest.mark.parametrize(
     "values",
     [None, production_values(), {"worker": {"interactive": {"shutdownGraceSeconds": 7}}}],
