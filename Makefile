@@ -11,7 +11,7 @@ SUB ?= dev-user
 ROWS ?= 200000
 DEMO_ROWS ?= 20000
 
-.PHONY: help install lint format migrate demo-data run bff worker s3 token test test-unit test-integration test-e2e bench clean
+.PHONY: help install lint format migrate demo-data run bff worker s3 token test test-unit test-integration test-e2e bench lambda-package clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -78,5 +78,21 @@ bench: install ## Benchmark figures (make bench QUICK=1 for a short run)
 	$(UV) run python -m tests.bench.bench_pipeline $(if $(QUICK),--quick,)
 	$(UV) run python -m tests.bench.bench_recovery $(if $(QUICK),--quick,)
 
-clean: ## Remove caches and the virtual environment
-	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .run
+LAMBDA_BUILD := .build/lambda
+LAMBDA_PYTHON ?= 3.12
+
+lambda-package: install ## Build dist/relatoria-bff-lambda.zip (the BFF for AWS Lambda, x86_64)
+	rm -rf $(LAMBDA_BUILD) && mkdir -p $(LAMBDA_BUILD) dist
+	$(UV) build --quiet --wheel --package relatoria-shared -o $(LAMBDA_BUILD)/wheels
+	$(UV) build --quiet --wheel --package relatoria-bff -o $(LAMBDA_BUILD)/wheels
+	$(UV) export --quiet --locked --no-dev --package relatoria-bff --extra lambda \
+		--no-emit-workspace --no-hashes -o $(LAMBDA_BUILD)/requirements.txt
+	@# Lambda's python$(LAMBDA_PYTHON) runtime: Amazon Linux 2023, glibc 2.34.
+	$(UV) pip install --quiet --target $(LAMBDA_BUILD)/package --only-binary :all: \
+		--python-platform x86_64-manylinux_2_28 --python-version $(LAMBDA_PYTHON) \
+		-r $(LAMBDA_BUILD)/requirements.txt $(LAMBDA_BUILD)/wheels/*.whl
+	cd $(LAMBDA_BUILD)/package && python3 -m zipfile -c ../../../dist/relatoria-bff-lambda.zip .
+	@echo "dist/relatoria-bff-lambda.zip: handler relatoria_bff.lambda_handler.handler"
+
+clean: ## Remove caches, build output and the virtual environment
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .run .build dist
