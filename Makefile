@@ -91,6 +91,7 @@ lambda-package: install ## Build dist/relatoria-bff-lambda.zip (the BFF for AWS 
 	$(UV) pip install --quiet --target $(LAMBDA_BUILD)/package --only-binary :all: \
 		--python-platform x86_64-manylinux_2_28 --python-version $(LAMBDA_PYTHON) \
 		-r $(LAMBDA_BUILD)/requirements.txt $(LAMBDA_BUILD)/wheels/*.whl
+	rm -f dist/relatoria-bff-lambda.zip $(LAMBDA_BUILD)/package/.lock
 	cd $(LAMBDA_BUILD)/package && python3 -m zipfile -c ../../../dist/relatoria-bff-lambda.zip .
 	@echo "dist/relatoria-bff-lambda.zip: handler relatoria_bff.lambda_handler.handler"
 

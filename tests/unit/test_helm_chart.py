@@ -152,6 +152,10 @@ def test_other_switches_render_valid_objects(chart: helm_python.Chart) -> None:
     assert len(rendered.of_kind("PodDisruptionBudget")) == 2
     for policy in rendered.of_kind("NetworkPolicy"):
         assert policy["spec"]["policyTypes"][-1] == "Egress"
+        dns, *custom = policy["spec"]["egress"]
+        assert {"port": 53, "protocol": "UDP"} in dns["ports"]  # names still resolve
+        assert "to" not in dns
+        assert custom == OTHER_SWITCHES["networkPolicy"]["egress"]
 
 
 def test_custom_resources_carry_their_required_fields(rendered: Rendered) -> None:
@@ -181,7 +185,7 @@ def test_default_values_render_the_expected_objects(default_render: Rendered) ->
 
 def test_production_values_render_the_expected_objects(production_render: Rendered) -> None:
     assert production_render.kinds() == sorted(
-        ["ConfigMap", "ServiceAccount", "Service", "Ingress", "Job", "ServiceMonitor"]
+        ["ConfigMap", "ServiceAccount", "Service", "Ingress", "Job"]
         + ["Deployment"] * 3
         + ["PodDisruptionBudget"] * 3
         + ["NetworkPolicy"] * 3
@@ -355,6 +359,10 @@ def test_a_running_export_is_not_scaled_away_before_its_time_limit(
         ]
         if scaled["spec"]["minReplicaCount"] == 0:
             assert scaled["spec"]["cooldownPeriod"] >= time_limit
+    # Nor is its node consolidated away under it.
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
+    assert annotations["karpenter.sh/do-not-disrupt"] == "true"
 
 
 @pytest.mark.parametrize(
@@ -457,8 +465,13 @@ def test_config_map_is_read_by_the_real_settings(
 
 
 def test_bff_outlasts_uvicorn_graceful_shutdown(rendered: Rendered) -> None:
-    grace = pod_spec(rendered.named("Deployment", BFF))["terminationGracePeriodSeconds"]
-    assert grace > UVICORN_GRACEFUL_SHUTDOWN_SECONDS
+    deployment = rendered.named("Deployment", BFF)
+    grace = pod_spec(deployment)["terminationGracePeriodSeconds"]
+    # The pod keeps serving while endpoints and load balancers forget it, then drains.
+    sleep, seconds = the_container(deployment)["lifecycle"]["preStop"]["exec"]["command"]
+    assert sleep == "sleep"
+    assert int(seconds) >= 5
+    assert grace > int(seconds) + UVICORN_GRACEFUL_SHUTDOWN_SECONDS
 
 
 def test_bff_service_and_ingress_reach_the_container_port(production_render: Rendered) -> None:
@@ -474,7 +487,10 @@ def test_bff_service_and_ingress_reach_the_container_port(production_render: Ren
             assert path["backend"]["service"] == {"name": BFF, "port": {"name": "http"}}
 
 
-def test_service_monitor_scrapes_the_bff_metrics(production_render: Rendered) -> None:
+def test_service_monitor_scrapes_the_bff_metrics(chart: helm_python.Chart) -> None:
+    production_render = render(
+        chart, merge(production_values(), {"serviceMonitor": {"enabled": True}})
+    )
     (monitor,) = production_render.of_kind("ServiceMonitor")
     service = production_render.named("Service", BFF)
     selector = monitor["spec"]["selector"]["matchLabels"]

@@ -108,3 +108,20 @@ terminationGracePeriodSeconds: time to hand unfinished jobs back and close conne
 {{- define "relatoria.workerShutdownMargin" -}}
 15
 {{- end }}
+
+{{/*
+The egress rules of every NetworkPolicy: none (egress open) unless networkPolicy.egress
+lists some, and then DNS on port 53 to anywhere first, since nothing resolves a service
+name (database, broker, S3, STS for IRSA) without it, whatever DNS the cluster runs.
+*/}}
+{{- define "relatoria.egress" -}}
+{{- with .Values.networkPolicy.egress }}
+egress:
+  - ports:
+      - port: 53
+        protocol: UDP
+      - port: 53
+        protocol: TCP
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
