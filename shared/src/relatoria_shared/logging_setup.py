@@ -1,10 +1,52 @@
-"""The one logging setup of both services: JSON lines in production, readable text in dev."""
+"""The one logging setup of both services: JSON lines in production, readable text in dev.
 
+Every line carries the context bound with `log_context` (the request id, owner, worker and
+attempt of the work in hand) and the current `trace_id`, so one request's trail can be
+read across the BFF and the workers. Callers log ids, codes and counts: never tokens,
+connection strings or report data.
+"""
+
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
+
+from relatoria_shared.tracing import current_trace_id
+
+_CONTEXT: ContextVar[MappingProxyType[str, object]] = ContextVar(
+    "relatoria_log_context", default=MappingProxyType({})
+)
+
+
+@contextlib.contextmanager
+def log_context(**fields: object) -> Iterator[None]:
+    """Add `fields` to every record logged in this context (this task, what it awaits and
+    the tasks it starts)."""
+    token = _CONTEXT.set(MappingProxyType({**_CONTEXT.get(), **fields}))
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def bind_log_context(**fields: object) -> None:
+    """Add `fields` to the context for the rest of the enclosing `log_context` block (a
+    request's, say), including what logs after this returns."""
+    _CONTEXT.set(MappingProxyType({**_CONTEXT.get(), **fields}))
+
+
+def _context_fields() -> dict[str, object]:
+    fields = dict(_CONTEXT.get())
+    trace_id = current_trace_id()
+    if trace_id:
+        fields["trace_id"] = trace_id
+    return fields
+
 
 _RESERVED = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message"}
 
@@ -25,6 +67,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
+        document.update(_context_fields())
         document.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
@@ -40,7 +83,8 @@ class ConsoleFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Render `record` as one readable line."""
-        extras = " ".join(f"{k}={v}" for k, v in vars(record).items() if k not in _RESERVED)
+        fields = _context_fields() | {k: v for k, v in vars(record).items() if k not in _RESERVED}
+        extras = " ".join(f"{k}={v}" for k, v in fields.items())
         stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         line = f"{stamp} {record.levelname:<7} {self.service:<6} {record.getMessage()} {extras}"
         if record.exc_info:

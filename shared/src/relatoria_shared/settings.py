@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
 
+    # Traces: exported over OTLP/HTTP to this collector (e.g. http://otel-collector:4318)
+    otlp_endpoint: str | None = None
+
     @model_validator(mode="after")
     def _check_jwt(self) -> "Settings":
         algorithms = set(self.jwt_algorithms)

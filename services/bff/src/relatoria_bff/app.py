@@ -10,6 +10,7 @@ from relatoria_bff.body_limit import BodySizeLimit
 from relatoria_bff.bootstrap import ResourcesOnDemand
 from relatoria_bff.errors import install_error_handlers
 from relatoria_bff.reports import legacy_views, views
+from relatoria_bff.request_trail import RequestTrail
 from relatoria_shared.settings import Settings
 
 
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.resources = resources
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestTrail)  # outermost: its span and log line cover everything
     app.include_router(views.router)
     app.include_router(legacy_views.router)
     app.include_router(health.router)

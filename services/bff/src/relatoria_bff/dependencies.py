@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from relatoria_bff.auth import unauthorized
 from relatoria_bff.bootstrap import Resources, ResourcesOnDemand
+from relatoria_shared.logging_setup import bind_log_context
 
 
 async def get_resources(request: Request) -> Resources:
@@ -26,7 +27,9 @@ async def current_owner(request: Request, resources: Deps) -> str:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("a bearer token is required")
-    return await resources.verifier.owner_of(token.strip())
+    owner = await resources.verifier.owner_of(token.strip())
+    bind_log_context(owner_id=owner)
+    return owner
 
 
 Owner = Annotated[str, Depends(current_owner)]

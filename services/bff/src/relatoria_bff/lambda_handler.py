@@ -19,6 +19,7 @@ from relatoria_bff.app import create_app
 from relatoria_bff.bootstrap import ResourcesOnDemand
 from relatoria_shared.logging_setup import configure_logging
 from relatoria_shared.settings import Settings
+from relatoria_shared.tracing import configure_tracing
 
 
 class LambdaHandler:
@@ -53,6 +54,8 @@ class LambdaHandler:
 def _process_handler() -> LambdaHandler:
     settings = Settings()
     configure_logging("bff", settings.log_level, settings.log_format)
+    # Batched spans leave with later invocations; a frozen process exports none meanwhile.
+    configure_tracing("bff", settings)
     return LambdaHandler(settings)
 
 

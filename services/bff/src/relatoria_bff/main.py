@@ -5,21 +5,26 @@ import uvicorn
 from relatoria_bff.app import create_app
 from relatoria_shared.logging_setup import configure_logging
 from relatoria_shared.settings import Settings
+from relatoria_shared.tracing import configure_tracing
 
 
 def main() -> None:
     """Run one BFF process on the configured host and port."""
     settings = Settings()
     configure_logging("bff", settings.log_level, settings.log_format)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.bff_host,
-        port=settings.bff_port,
-        log_config=None,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        timeout_graceful_shutdown=20,
-    )
+    tracing = configure_tracing("bff", settings)
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.bff_host,
+            port=settings.bff_port,
+            log_config=None,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            timeout_graceful_shutdown=20,
+        )
+    finally:
+        tracing.shutdown()  # export the spans still batched
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import tempfile
 
 from relatoria_shared.logging_setup import configure_logging
 from relatoria_shared.settings import Settings
+from relatoria_shared.tracing import configure_tracing
 from relatoria_worker.worker import lower_priority_if_bulk_only, run_worker
 
 
@@ -29,7 +30,11 @@ def main() -> None:
         # Libraries' own scratch files (openpyxl streams each sheet to one) go there too.
         tempfile.tempdir = settings.temp_dir
     lower_priority_if_bulk_only(settings)
-    asyncio.run(_main(settings))
+    tracing = configure_tracing("worker", settings)
+    try:
+        asyncio.run(_main(settings))
+    finally:
+        tracing.shutdown()  # export the spans still batched
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 from aio_pika import DeliveryMode, Message
 from aio_pika.abc import AbstractExchange
+from opentelemetry.trace import SpanKind
 from pamqp.commands import Basic
 
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.messaging.contract import CONTENT_TYPE, DeadLetter, JobMessage
 from relatoria_shared.messaging.topology import DeclaredTopology, routing_key
+from relatoria_shared.tracing import trace_headers, tracer
 
 
 class PublishFailed(Exception):  # noqa: N818 - reads as the event it is
@@ -41,15 +43,26 @@ class JobPublisher:
         await self._send(self._declared.dead_exchange, "", message)
 
     async def _send(self, exchange: AbstractExchange, routing_key: str, message: Message) -> None:
-        try:
-            confirmation = await exchange.publish(
-                message, routing_key=routing_key, mandatory=True, timeout=self._timeout
-            )
-        except Exception as exc:
-            raise PublishFailed(f"{type(exc).__name__}: {exc}") from exc
-        # A mandatory message no queue accepted comes back as a Basic.Return.
-        if not isinstance(confirmation, Basic.Ack):
-            raise PublishFailed(f"message was not routed ({type(confirmation).__name__})")
+        with tracer().start_as_current_span(
+            f"{exchange.name} publish",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "rabbitmq",
+                "messaging.destination.name": exchange.name,
+                "messaging.rabbitmq.destination.routing_key": routing_key,
+            },
+        ):
+            # The consumer's spans become children of this one, across the queue.
+            message.headers = {**(message.headers or {}), **trace_headers()}
+            try:
+                confirmation = await exchange.publish(
+                    message, routing_key=routing_key, mandatory=True, timeout=self._timeout
+                )
+            except Exception as exc:
+                raise PublishFailed(f"{type(exc).__name__}: {exc}") from exc
+            # A mandatory message no queue accepted comes back as a Basic.Return.
+            if not isinstance(confirmation, Basic.Ack):
+                raise PublishFailed(f"message was not routed ({type(confirmation).__name__})")
 
 
 def _message(job: JobMessage) -> Message:

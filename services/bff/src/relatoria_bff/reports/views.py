@@ -19,6 +19,7 @@ from relatoria_bff.reports.schemas import (
 )
 from relatoria_shared.domain.catalog import CATALOG
 from relatoria_shared.domain.status import ReportStatus
+from relatoria_shared.logging_setup import bind_log_context
 
 router = APIRouter(tags=["reports"])
 
@@ -62,6 +63,7 @@ async def create_report(
         resources=resources, owner_id=owner, body=body, idempotency_key=_check_idempotency_key(key)
     )
     record = submission.record
+    bind_log_context(request_id=str(record.id))
     response.headers["Location"] = f"/v1/reports/{record.id}"
     if submission.replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -103,9 +105,18 @@ async def cancel_report(resources: Deps, owner: Owner, report_id: str) -> dict[s
     return await service.cancel_report(resources=resources, owner_id=owner, report_id=report_id)
 
 
-@router.get("/v1/reports/{report_id}/download", status_code=302, response_class=RedirectResponse)
+@router.get(
+    "/v1/reports/{report_id}/download",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={
+        409: {"description": "`REPORT_NOT_READY`: the report is not done (yet)"},
+        410: {"description": "`REPORT_EXPIRED`: the file was deleted after its retention"},
+    },
+)
 async def download_report(resources: Deps, owner: Owner, report_id: str) -> RedirectResponse:
-    """Redirect to a fresh presigned URL of the file; `409` until the report is done."""
+    """Redirect to a fresh presigned URL of the file; `409` until the report is done,
+    `410` once its file has expired."""
     url = await service.download_url(resources=resources, owner_id=owner, report_id=report_id)
     return RedirectResponse(url, status_code=302)
 
