@@ -67,6 +67,19 @@ async def test_wrong_secret_and_alg_none_are_refused(hs_verifier: TokenVerifier)
     await rejected(hs_verifier, "not.a.token")
 
 
+async def test_a_rotation_accepts_both_secrets_until_the_previous_one_is_dropped() -> None:
+    new = "the-new-secret-that-is-long-enough-for-hs256"
+    stranger = "a-secret-nobody-configured-for-this-service"
+    rotating = TokenVerifier(Settings(jwt_secret=new, jwt_previous_secret=SECRET))
+    assert await rotating.owner_of(jwt.encode(claims(), new, "HS256")) == "alice"
+    assert await rotating.owner_of(jwt.encode(claims(), SECRET, "HS256")) == "alice"
+    await rejected(rotating, jwt.encode(claims(), stranger, "HS256"))
+    # A token signed with the previous secret must still pass every other check.
+    await rejected(rotating, jwt.encode(claims(iss="evil"), SECRET, "HS256"))
+    rotated = TokenVerifier(Settings(jwt_secret=new))
+    await rejected(rotated, jwt.encode(claims(), SECRET, "HS256"))
+
+
 @pytest.fixture(scope="module")
 def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # Authentication (bearer JWT)
     jwt_algorithms: list[str] = ["HS256"]
     jwt_secret: SecretStr | None = None
+    # Also accepted while a secret rotation is under way (tokens signed before the switch).
+    jwt_previous_secret: SecretStr | None = None
     jwt_jwks_url: str | None = None
     jwt_issuer: str = "relatoria"
     jwt_audience: str = "relatoria"

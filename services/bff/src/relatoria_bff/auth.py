@@ -33,12 +33,17 @@ class TokenVerifier:
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._leeway = settings.jwt_leeway_seconds
-        self._secret: str | None = None
+        # HMAC: the current secret, then the previous one while a rotation is under way.
+        self._secrets: list[str] = []
         self._jwks: jwt.PyJWKClient | None = None
         if settings.uses_hmac:
             if settings.jwt_secret is None:
                 raise ValueError("RELATORIA_JWT_SECRET is required for HS* algorithms")
-            self._secret = settings.jwt_secret.get_secret_value()
+            self._secrets = [
+                secret.get_secret_value()
+                for secret in (settings.jwt_secret, settings.jwt_previous_secret)
+                if secret is not None
+            ]
         else:
             if not settings.jwt_jwks_url:
                 raise ValueError("RELATORIA_JWT_JWKS_URL is required for asymmetric algorithms")
@@ -49,16 +54,7 @@ class TokenVerifier:
     async def owner_of(self, token: str) -> str:
         """The subject of a valid token; raises a 401 `ApiError` otherwise."""
         try:
-            key = await self._key_for(token)
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key,
-                algorithms=self._algorithms,
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=self._leeway,
-                options={"require": _REQUIRED_CLAIMS},
-            )
+            claims = await self._verified_claims(token)
         except jwt.PyJWTError as exc:
             raise unauthorized(f"invalid token: {exc}") from None
         subject = claims.get("sub")
@@ -66,9 +62,28 @@ class TokenVerifier:
             raise unauthorized("invalid token: the subject must be 1-255 printable characters")
         return subject
 
-    async def _key_for(self, token: str) -> Any:
-        if self._secret is not None:
-            return self._secret
+    async def _verified_claims(self, token: str) -> dict[str, Any]:
+        keys: list[Any] = list(self._secrets) or [await self._jwks_key(token)]
+        for key in keys[:-1]:
+            try:
+                return self._decode(token, key)
+            except jwt.InvalidSignatureError:
+                continue  # signed with the other secret of a rotation
+        return self._decode(token, keys[-1])
+
+    def _decode(self, token: str, key: Any) -> dict[str, Any]:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=self._algorithms,
+            audience=self._audience,
+            issuer=self._issuer,
+            leeway=self._leeway,
+            options={"require": _REQUIRED_CLAIMS},
+        )
+        return claims
+
+    async def _jwks_key(self, token: str) -> Any:
         assert self._jwks is not None
         # PyJWKClient fetches over blocking urllib (cached afterwards): keep it off the loop.
         signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
