@@ -2,6 +2,7 @@
 
 import os
 import socket
+from datetime import timedelta
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
@@ -50,6 +51,9 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_key_prefix: str = "reports/"
     presign_ttl_seconds: int = Field(default=900, ge=1, le=7 * 86_400)
+    # How long a finished report's file is kept: then `relatoria-admin cleanup` deletes it
+    # and the report becomes `expired`.
+    artifact_retention_seconds: int = Field(default=7 * 86_400, ge=60)
 
     # Authentication (bearer JWT)
     jwt_algorithms: list[str] = ["HS256"]
@@ -93,6 +97,8 @@ class Settings(BaseSettings):
     temp_dir: str | None = None
     # Touched every heartbeat while the worker's event loop runs (relatoria-worker-alive).
     liveness_file: str | None = None
+    # Prometheus metrics served on this port (any path, e.g. /metrics); 0: not served.
+    metrics_port: int = Field(default=9100, ge=0, le=65_535)
 
     # Failure semantics: leases, retries, dead letters, the sweeper
     lease_seconds: float = Field(default=15.0, ge=1)
@@ -156,6 +162,11 @@ class Settings(BaseSettings):
             jitter=self.retry_jitter,
             max_attempts=self.max_attempts,
         )
+
+    @property
+    def artifact_retention(self) -> timedelta:
+        """How long a finished report's file is kept."""
+        return timedelta(seconds=self.artifact_retention_seconds)
 
     @cached_property
     def table_limits(self) -> TableLimits:

@@ -85,3 +85,10 @@ sa.Index(
     report_requests.c.lease_expires_at,
     postgresql_where=sa.text("status IN ('queued', 'processing')"),
 )
+# The retention cleanup's scan: done reports by expiry (NULL expiry: by finished_at).
+sa.Index(
+    "ix_report_requests_done_expiry",
+    report_requests.c.expires_at,
+    report_requests.c.finished_at,
+    postgresql_where=sa.text("status = 'done'"),
+)

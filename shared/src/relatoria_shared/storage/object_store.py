@@ -1,4 +1,5 @@
-"""The one S3 module both services use: upload (worker), presign and delete (BFF).
+"""The one S3 module both services use: upload (worker), presign and delete (BFF), head
+and delete (the admin CLI and the retention cleanup).
 
 Uploads go to `s3_endpoint_url`; presigned URLs are signed for `s3_public_endpoint_url`
 because clients may reach the object store at another address than the workers do.
@@ -11,6 +12,7 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
@@ -59,6 +61,17 @@ def content_disposition(file_name: str) -> str:
     )
     ascii_name = ascii_name.replace('"', "").replace("\\", "")
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """What S3 says about a stored object (a HEAD request)."""
+
+    key: str
+    size_bytes: int
+    content_type: str | None
+    last_modified: datetime | None
+    etag: str | None
 
 
 class ObjectStore:
@@ -182,6 +195,26 @@ class ObjectStore:
         except (BotoCoreError, ClientError) as exc:
             log.warning("delete failed", extra={"key": key, "error": str(exc)})
             raise StorageError("the report file could not be deleted") from None
+
+    def head(self, key: str) -> StoredObject | None:
+        """What is stored at `key`, or None if nothing is."""
+        try:
+            head = self._client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            log.warning("head failed", extra={"key": key, "error": str(exc)})
+            raise StorageError("the report file could not be looked up") from None
+        except BotoCoreError as exc:
+            log.warning("head failed", extra={"key": key, "error": str(exc)})
+            raise StorageError("the report file could not be looked up") from None
+        return StoredObject(
+            key=key,
+            size_bytes=head["ContentLength"],
+            content_type=head.get("ContentType"),
+            last_modified=head.get("LastModified"),
+            etag=head.get("ETag"),
+        )
 
     def ensure_bucket(self) -> None:
         """Create the bucket if it does not exist (development and tests)."""

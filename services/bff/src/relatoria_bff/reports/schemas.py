@@ -86,7 +86,10 @@ class ReportStatusRead(BaseModel):
     )
     firstFailedAt: str | None  # noqa: N815
     lastFailedAt: str | None  # noqa: N815
-    expiresAt: str | None  # noqa: N815
+    expiresAt: str | None = Field(  # noqa: N815
+        description="When a done report's file is deleted (it then becomes expired); "
+        "when it was, once expired."
+    )
     progress: ReportProgress | None = Field(
         default=None, description="While the report renders (updated every few seconds)."
     )

@@ -133,8 +133,17 @@ async def read_status(*, resources: Resources, owner_id: str, report_id: str) ->
 
 
 async def download_url(*, resources: Resources, owner_id: str, report_id: str) -> str:
-    """A fresh presigned URL for a finished report; 409 if it is not finished."""
+    """A fresh presigned URL for a finished report; 410 once its file expired, 409 if it
+    is not finished."""
     document = await read_status(resources=resources, owner_id=owner_id, report_id=report_id)
+    if document["status"] == ReportStatus.EXPIRED.value:
+        raise ApiError(
+            410,
+            "REPORT_EXPIRED",
+            f"the report's file was deleted at the end of its retention "
+            f"({document.get('expiresAt')}); request the report again",
+            extra={"status": document["status"], "expiresAt": document.get("expiresAt")},
+        )
     if document["status"] != ReportStatus.DONE.value or not document["downloadUrl"]:
         raise ApiError(
             409,
