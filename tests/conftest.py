@@ -179,6 +179,7 @@ def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
         "RELATORIA_RETRY_FACTOR": str(settings.retry_factor),
         "RELATORIA_RETRY_CAP_SECONDS": str(settings.retry_cap_seconds),
         "RELATORIA_LOG_FORMAT": "json",
+        "RELATORIA_METRICS_PORT": "0",  # many workers run at once: each test picks a port
     }
     return env | overrides
 
@@ -190,21 +191,23 @@ class RunningSystem:
     base_url: str
     bff: RunningProcess
     worker: RunningProcess
+    worker_metrics_url: str
 
 
 @pytest.fixture(scope="session")
 def system(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSystem]:
     """One BFF (uvicorn) and one worker, started as processes against this run's services."""
     logs = tmp_path_factory.mktemp("logs")
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     env = settings_env(settings, RELATORIA_BFF_PORT=str(port), RELATORIA_WORKER_ID="worker-e2e-1")
     bff = start("relatoria_bff.main", env, logs / "bff.log")
-    worker = start("relatoria_worker.main", env, logs / "worker.log")
+    worker_env = env | {"RELATORIA_METRICS_PORT": str(metrics_port)}
+    worker = start("relatoria_worker.main", worker_env, logs / "worker.log")
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(f"{base_url}/readyz", bff)
         wait_for_log(worker, "worker consuming")
-        yield RunningSystem(base_url, bff, worker)
+        yield RunningSystem(base_url, bff, worker, f"http://127.0.0.1:{metrics_port}/metrics")
     finally:
         bff.stop()
         worker.stop()

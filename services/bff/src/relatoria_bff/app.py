@@ -4,24 +4,30 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from relatoria_bff import health
 from relatoria_bff.body_limit import BodySizeLimit
 from relatoria_bff.bootstrap import ResourcesOnDemand
 from relatoria_bff.errors import install_error_handlers
+from relatoria_bff.http_metrics import HttpMetrics
+from relatoria_bff.metrics import BffMetrics
+from relatoria_bff.metrics import router as metrics_router
 from relatoria_bff.reports import legacy_views, views
 from relatoria_bff.request_trail import RequestTrail
 from relatoria_shared.settings import Settings
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI:
     """Build the BFF; nothing connects until the app starts or serves its first request.
 
     With its lifespan (a server), connections open at start-up, so a broken dependency
     stops the process before it takes traffic, and close at shutdown. Without it (Lambda),
-    the first request that needs them opens them.
+    the first request that needs them opens them. `metrics` (by default, on a registry of
+    the app's own) are served at `GET /metrics`, which needs none of those connections.
     """
-    resources = ResourcesOnDemand(settings)
+    metrics = metrics if metrics is not None else BffMetrics()
+    resources = ResourcesOnDemand(settings, metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -38,10 +44,25 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.resources = resources
+    app.state.metrics = metrics
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outside the body limit, so its refusals count under their route.
+    app.add_middleware(
+        HttpMetrics,
+        metrics=metrics,
+        routers=[app.router, *_ROUTERS],
+        creation_paths=frozenset(
+            route.path
+            for router in _ROUTERS
+            for route in router.routes
+            if isinstance(route, APIRoute) and route.endpoint is views.create_report
+        ),
+    )
     app.add_middleware(RequestTrail)  # outermost: its span and log line cover everything
-    app.include_router(views.router)
-    app.include_router(legacy_views.router)
-    app.include_router(health.router)
+    for router in _ROUTERS:
+        app.include_router(router)
     return app
+
+
+_ROUTERS = (views.router, legacy_views.router, health.router, metrics_router)

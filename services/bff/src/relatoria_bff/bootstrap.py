@@ -10,10 +10,12 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relatoria_bff.auth import TokenVerifier
+from relatoria_bff.metrics import BffMetrics
 from relatoria_shared.cache.status_cache import StatusCache, create_redis
 from relatoria_shared.db.engine import create_engine
 from relatoria_shared.db.repository import ReportRepository
 from relatoria_shared.dispatch import Dispatcher
+from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.messaging.connection import connect as connect_amqp
 from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.messaging.topology import declare_for
@@ -36,9 +38,29 @@ class Resources:
     verifier: TokenVerifier
 
 
+class CountingDispatcher(Dispatcher):
+    """The BFF's dispatcher: the BFF dispatches each request once, right after recording
+    it (an idempotent replay is not dispatched again), so every dispatch is an accepted
+    request."""
+
+    def __init__(
+        self, publisher: JobPublisher, repository: ReportRepository, metrics: BffMetrics
+    ) -> None:
+        super().__init__(publisher, repository)
+        self._metrics = metrics
+
+    async def dispatch(self, record: ReportRecord) -> bool:
+        """Count the request as accepted, then publish it."""
+        self._metrics.accepted(record.report_type, record.format)
+        return await super().dispatch(record)
+
+
 @contextlib.asynccontextmanager
-async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
-    """Open every connection the BFF uses, and close them all on exit."""
+async def open_resources(
+    settings: Settings, metrics: BffMetrics | None = None
+) -> AsyncIterator[Resources]:
+    """Open every connection the BFF uses, and close them all on exit; `metrics` counts
+    the accepted requests."""
     verifier = TokenVerifier(settings)
     engine = create_engine(settings)
     redis = create_redis(settings)
@@ -52,8 +74,10 @@ async def open_resources(settings: Settings) -> AsyncIterator[Resources]:
             engine=engine,
             repository=repository,
             amqp=amqp,
-            dispatcher=Dispatcher(
-                JobPublisher(declared, settings.publish_timeout_seconds), repository
+            dispatcher=CountingDispatcher(
+                JobPublisher(declared, settings.publish_timeout_seconds),
+                repository,
+                metrics if metrics is not None else BffMetrics(),
             ),
             redis=redis,
             cache=StatusCache.from_settings(redis, settings),
@@ -74,8 +98,9 @@ class ResourcesOnDemand:
     later invocation that the same warm process serves reuses them.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: BffMetrics | None = None) -> None:
         self._settings = settings
+        self._metrics = metrics
         self._stack = contextlib.AsyncExitStack()
         self._lock = asyncio.Lock()
         self._resources: Resources | None = None
@@ -91,7 +116,7 @@ class ResourcesOnDemand:
             async with self._lock:  # concurrent first requests open them once
                 if self._resources is None:
                     self._resources = await self._stack.enter_async_context(
-                        open_resources(self._settings)
+                        open_resources(self._settings, self._metrics)
                     )
         return self._resources
 

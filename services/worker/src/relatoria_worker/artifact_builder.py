@@ -9,6 +9,7 @@ which goes to S3 (in parts when large) and is removed on every path out.
 import contextlib
 import hashlib
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from relatoria_shared.storage.object_store import ObjectStore, download_file_nam
 from relatoria_worker.growing_upload import GrowingFileUpload
 from relatoria_worker.interactive_first import CHECK_EVERY_ROWS, InteractiveFirst
 from relatoria_worker.job_control import JobControl
+from relatoria_worker.metrics import WorkerMetrics
 from relatoria_worker.renderers.base import Renderer, RenderStats
 from relatoria_worker.row_sources import RowSource
 
@@ -37,13 +39,17 @@ class ArtifactBuilder:
         temp_dir: str | None,
         renderer_for: Callable[[ReportFormat], Renderer],
         priority: InteractiveFirst,
+        *,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
-        """Bulk renders step aside for the interactive work `priority` knows of."""
+        """Bulk renders step aside for the interactive work `priority` knows of; `metrics`
+        times each file's render and upload."""
         self._store = store
         self._key_prefix = key_prefix
         self._temp_dir = temp_dir
         self._renderer_for = renderer_for
         self._priority = priority
+        self._metrics = metrics if metrics is not None else WorkerMetrics()
 
     def build(
         self, record: ReportRecord, source: RowSource, control: JobControl, lane: Lane
@@ -77,12 +83,15 @@ class ArtifactBuilder:
                 generated_at=datetime.now(UTC),
             )
             with upload if upload is not None else contextlib.nullcontext():
+                started = time.monotonic()
                 stats, size, digest = _render_to(renderer, table, path)
+                rendered = time.monotonic()
                 control.check()
                 if upload is None:
                     self._store.upload_file(path, key, fmt.content_type, file_name)
                 else:
                     upload.finish()
+            self._metrics.file_stored(fmt, rendered - started, time.monotonic() - rendered)
         return Artifact(
             object_key=key,
             content_type=fmt.content_type,

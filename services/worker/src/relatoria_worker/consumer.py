@@ -19,9 +19,11 @@ import logging
 
 from aio_pika.abc import AbstractIncomingMessage
 
+from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.messaging.contract import JobMessage, MalformedMessage
 from relatoria_worker.job_runner import JobRunner
+from relatoria_worker.metrics import Outcome, WorkerMetrics
 from relatoria_worker.outage import through_outage
 
 log = logging.getLogger(__name__)
@@ -36,10 +38,15 @@ class JobConsumer:
     jobs run at once.
     """
 
-    def __init__(self, runner: JobRunner, concurrency: int) -> None:
+    def __init__(
+        self, runner: JobRunner, concurrency: int, lane: Lane, metrics: WorkerMetrics
+    ) -> None:
+        """One consumer per lane's queue; `metrics` counts its skipped deliveries."""
         self._runner = runner
         self._slots = asyncio.Semaphore(concurrency)
         self._closing = False
+        self._lane = lane
+        self._metrics = metrics
 
     def close(self) -> None:
         """Stop starting jobs: deliveries still waiting for a slot go back to the queue."""
@@ -69,7 +76,9 @@ class JobConsumer:
                 # The claim is committed, so PostgreSQL owns the job: run it anyway. The
                 # broker redelivers the message, and that delivery finds nothing to claim.
                 log.warning("ack failed after the claim", extra={"request_id": str(job.request_id)})
-            if claimed is not None:
+            if claimed is None:
+                self._metrics.job_finished(self._lane, Outcome.SKIPPED)
+            else:
                 await self._runner.process(claimed)
 
     async def _claim_patiently(self, job: JobMessage) -> ReportRecord | None:

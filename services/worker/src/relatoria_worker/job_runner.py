@@ -37,6 +37,7 @@ from relatoria_shared.storage.object_store import ObjectStore, object_key
 from relatoria_worker.artifact_builder import ArtifactBuilder
 from relatoria_worker.interactive_first import InteractiveFirst
 from relatoria_worker.job_control import JobControl, JobStopped, StopReason
+from relatoria_worker.metrics import Outcome, WorkerMetrics
 from relatoria_worker.outage import through_outage
 from relatoria_worker.row_sources import RowSource, RowSources
 
@@ -59,12 +60,14 @@ class JobRunner:
         publisher: JobPublisher,
         store: ObjectStore,
         priority: InteractiveFirst,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         """`executors` run each lane's renders: separate threads, so a lane's concurrency
         bounds its renders and bulk renders can run at a lower CPU priority. `priority`
         (shared with the builder's bulk renders) is told of every interactive job from
         start to recorded outcome, so bulk rendering in this process steps aside for all
-        of it: its database writes, upload and status updates, not only its render."""
+        of it: its database writes, upload and status updates, not only its render.
+        `metrics` counts every job's outcome."""
         self._settings = settings
         self._repository = repository
         self._cache = cache
@@ -77,12 +80,19 @@ class JobRunner:
         self._policy: RetryPolicy = settings.retry_policy
         self._lease = timedelta(seconds=settings.lease_seconds)
         self._active: dict[uuid.UUID, JobControl] = {}
+        self._metrics = metrics if metrics is not None else WorkerMetrics()
 
     async def claim(self, job: JobMessage) -> ReportRecord | None:
         """Claim the job's request for this worker; None if it is not claimable."""
+        # A retry became due at its `next_attempt_at`, which the claim clears: read it first.
+        due_at = await self._repository.due_at(job.request_id) if job.attempt else None
         claimed = await self._repository.claim(
             job.request_id, self._settings.worker_id, self._lease
         )
+        if claimed is not None and claimed.started_at is not None:
+            waited = claimed.started_at - (due_at or claimed.created_at)
+            lane = lane_for(claimed.report_type)
+            self._metrics.queued.labels(lane.value).observe(max(waited.total_seconds(), 0.0))
         if claimed is None:
             log.info(
                 "job skipped: not claimable (duplicate or finished)",
@@ -108,7 +118,10 @@ class JobRunner:
         self._active[claimed.id] = control
         heartbeat = asyncio.create_task(self._keep_claim(claimed, control, context))
         started = time.monotonic()
-        interactive = lane_for(claimed.report_type) is Lane.INTERACTIVE
+        lane = lane_for(claimed.report_type)
+        interactive = lane is Lane.INTERACTIVE
+        in_flight = self._metrics.in_flight.labels(lane.value)
+        in_flight.inc()
         try:
             with self._priority.interactive() if interactive else contextlib.nullcontext():
                 log.info("job started", extra=context)
@@ -119,6 +132,7 @@ class JobRunner:
         except Exception:
             log.exception("job outcome not recorded; its lease will expire", extra=context)
         finally:
+            in_flight.dec()
             heartbeat.cancel()
             self._active.pop(claimed.id, None)
 
@@ -161,6 +175,8 @@ class JobRunner:
             if done is None:
                 await self._claim_lost(claimed, context)
                 return
+            self._finished(claimed, Outcome.DONE)
+            self._metrics.artifact_recorded(claimed.format, outcome.size_bytes, outcome.row_count)
             await self._cache.put(status_document(done))
             log.info(
                 "job done",
@@ -196,8 +212,9 @@ class JobRunner:
                 lambda: self._repository.schedule_retry(claimed, code, message, delay), context
             )
             if retrying is None:
-                await self._claim_lost(claimed, context)
+                await self._claim_lost(claimed, context, code)
                 return
+            self._finished(claimed, Outcome.RETRIED, code)
             await self._cache.put(status_document(retrying))
             log.warning(
                 "job failed; retrying",
@@ -207,8 +224,9 @@ class JobRunner:
             return
         failed = await self._persist(lambda: self._repository.fail(claimed, code, message), context)
         if failed is None:
-            await self._claim_lost(claimed, context)
+            await self._claim_lost(claimed, context, code)
             return
+        self._finished(claimed, Outcome.DEAD_LETTERED, code)
         await self._cache.put(status_document(failed))
         log.warning("job gave up; dead-lettered", extra=context | {"reason": decision.reason})
         await self._dispatcher.dead_letter(failed)
@@ -216,24 +234,36 @@ class JobRunner:
     async def _hand_back(self, claimed: ReportRecord, context: dict[str, object]) -> None:
         released = await self._repository.release(claimed)
         if released is None:
+            self._finished(claimed, Outcome.CLAIM_LOST)
             return
+        self._finished(claimed, Outcome.HANDED_BACK)
         await self._cache.put(status_document(released))
         await self._dispatcher.dispatch(released)
         log.info("job handed back at shutdown", extra=context)
 
-    async def _claim_lost(self, claimed: ReportRecord, context: dict[str, object]) -> None:
-        """The claim is gone. If the owner cancelled, remove what this attempt uploaded;
-        if another worker took over, leave its (same-keyed) file alone."""
+    async def _claim_lost(
+        self, claimed: ReportRecord, context: dict[str, object], code: ErrorCode | None = None
+    ) -> None:
+        """The claim is gone (while recording a failure of `code`, if any). If the owner
+        cancelled, remove what this attempt uploaded; if another worker took over, leave its
+        (same-keyed) file alone."""
         current = await self._repository.get(claimed.id)
         if current is None or current.status is not ReportStatus.CANCELLED:
+            self._finished(claimed, Outcome.CLAIM_LOST, code)
             log.warning("job's claim was lost to another worker; result discarded", extra=context)
             return
+        self._finished(claimed, Outcome.CANCELLED, code)
         key = object_key(self._settings.s3_key_prefix, claimed.id, claimed.format)
         try:
             await asyncio.to_thread(self._store.delete, key)
         except StorageError:
             log.warning("could not remove a cancelled report's file", extra=context)
         log.info("job cancelled by its owner", extra=context)
+
+    def _finished(
+        self, claimed: ReportRecord, outcome: Outcome, code: ErrorCode | None = None
+    ) -> None:
+        self._metrics.job_finished(lane_for(claimed.report_type), outcome, code)
 
     async def _keep_claim(
         self, claimed: ReportRecord, control: JobControl, context: dict[str, object]

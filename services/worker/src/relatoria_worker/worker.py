@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from prometheus_client import CollectorRegistry
 
 from relatoria_shared.cache.status_cache import StatusCache, create_redis
 from relatoria_shared.db.engine import create_engine
@@ -29,6 +30,7 @@ from relatoria_worker.interactive_first import InteractiveFirst
 from relatoria_worker.job_control import StopReason
 from relatoria_worker.job_runner import JobRunner
 from relatoria_worker.liveness import keep_touching
+from relatoria_worker.metrics import WorkerMetrics, serve
 from relatoria_worker.renderers.registry import Renderers
 from relatoria_worker.row_sources import RowSources
 from relatoria_worker.sweeper import Sweeper
@@ -46,6 +48,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         if settings.liveness_file
         else None
     )
+    metrics = WorkerMetrics(CollectorRegistry())
+    server = serve(metrics.registry, settings.metrics_port) if settings.metrics_port else None
     engine = create_engine(settings)
     redis = create_redis(settings)
     executors = render_executors(settings)
@@ -64,17 +68,22 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             publisher=publisher,
             store=store,
             executors=executors,
+            metrics=metrics,
         )
         settle_garbage_collector()
         sweeper = asyncio.create_task(
             Sweeper(
-                settings=settings, repository=repository, cache=cache, publisher=publisher
+                settings=settings,
+                repository=repository,
+                cache=cache,
+                publisher=publisher,
+                metrics=metrics,
             ).run()
         )
         in_flight: set[asyncio.Task[Any]] = set()
         consumers: list[tuple[JobConsumer, AbstractQueue, str]] = []
         for lane in dict.fromkeys(settings.worker_lanes):
-            consumer = JobConsumer(runner, settings.lane_concurrency(lane))
+            consumer = JobConsumer(runner, settings.lane_concurrency(lane), lane, metrics)
             queue, tag = await _consume(amqp, settings, lane, _tracked(consumer, in_flight))
             consumers.append((consumer, queue, tag))
         log.info(
@@ -102,6 +111,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             executor.shutdown(wait=False, cancel_futures=True)
         if liveness:
             liveness.cancel()
+        if server:
+            server.shutdown()
     log.info("worker stopped")
 
 
@@ -113,10 +124,12 @@ def create_job_runner(
     publisher: JobPublisher,
     store: ObjectStore,
     executors: dict[Lane, ThreadPoolExecutor],
+    metrics: WorkerMetrics | None = None,
 ) -> JobRunner:
     """The job runner as the settings describe it: renderers, row sources and all."""
     reporting = settings.reporting_database_url
     priority = InteractiveFirst()
+    metrics = metrics if metrics is not None else WorkerMetrics()
     return JobRunner(
         settings=settings,
         repository=repository,
@@ -127,6 +140,7 @@ def create_job_runner(
             settings.temp_dir,
             Renderers(pdf_max_rows=settings.pdf_max_rows).renderer_for,
             priority,
+            metrics=metrics,
         ),
         sources=RowSources(
             ReportingDatabase(
@@ -139,6 +153,7 @@ def create_job_runner(
         publisher=publisher,
         store=store,
         priority=priority,
+        metrics=metrics,
     )
 
 

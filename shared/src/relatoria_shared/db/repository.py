@@ -413,6 +413,31 @@ class ReportRepository:
             row = (await conn.execute(statement)).mappings().first()
         return None if row is None else _record(row)
 
+    # Metrics: read-only queries for the worker's gauges and histograms.
+
+    async def due_at(self, report_id: uuid.UUID) -> datetime | None:
+        """When the request became (or becomes) due: its retry time, else its creation;
+        None if there is no such request."""
+        query = sa.select(sa.func.coalesce(t.c.next_attempt_at, t.c.created_at)).where(
+            t.c.id == report_id
+        )
+        async with self._engine.connect() as conn:
+            due: datetime | None = (await conn.execute(query)).scalar_one_or_none()
+        return due
+
+    async def oldest_queued_ages(self) -> dict[str, float]:
+        """Per report type, the seconds since its oldest due `queued` request became due
+        (its retry time, else its creation); types with none are left out."""
+        due = sa.func.coalesce(t.c.next_attempt_at, t.c.created_at)
+        query = (
+            sa.select(t.c.report_type, sa.extract("epoch", _NOW - sa.func.min(due)))
+            .where(t.c.status == ReportStatus.QUEUED.value, due <= _NOW)
+            .group_by(t.c.report_type)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {report_type: float(age) for report_type, age in rows}
+
 
 _ARTIFACT_COLUMNS = (
     "object_key",

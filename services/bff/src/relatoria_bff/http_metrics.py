@@ -1,0 +1,108 @@
+"""An ASGI middleware that counts and times every HTTP request, by route template.
+
+The route is matched here, before the app runs, against the app's own routes: a request
+refused before routing (a body over the cap) still counts under its route, and any path
+no route matches counts as `unmatched`, so a scan of random URLs adds no label values.
+Refusals of report requests (a 4xx or 503 on a creation route) are counted by the
+stable `code` of their JSON body. `/metrics` itself is served uncounted.
+"""
+
+import json
+import re
+import time
+from collections.abc import Sequence
+
+from starlette.routing import Match, Route, Router
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from relatoria_bff.metrics import METRICS_PATH, BffMetrics
+
+UNMATCHED = "unmatched"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+_MAX_ERROR_BODY = 64 * 1024
+
+
+def route_template(routers: Sequence[Router], scope: Scope) -> str:
+    """The path template of the route of `routers` that `scope` is for (one matching the
+    path but not the method included: the app answers it 405), or `unmatched`."""
+    partial = None
+    routes = (route for router in routers for route in router.routes)
+    for route in routes:
+        if not isinstance(route, Route):
+            continue  # e.g. an included router: its routes are in `routers` themselves
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return route.path
+        if match is Match.PARTIAL and partial is None:
+            partial = route.path
+    return partial or UNMATCHED
+
+
+def error_code(body: bytes) -> str:
+    """The `code` of an error body, or `OTHER` if it has none a metric can carry."""
+    try:
+        code = json.loads(body).get("code")
+    except (ValueError, AttributeError):
+        return "OTHER"
+    return code if isinstance(code, str) and _CODE.match(code) else "OTHER"
+
+
+def refusal(status: int) -> bool:
+    """A status that refuses a report request: any 4xx, or 503 (a backing service down)."""
+    return 400 <= status < 500 or status == 503
+
+
+class HttpMetrics:
+    """Count and time requests into `metrics`, by the routes of `routers` (read at every
+    request: routers included later count too); `creation_paths` are the routes whose
+    refusals count as rejected reports."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: BffMetrics,
+        routers: Sequence[Router],
+        creation_paths: frozenset[str],
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.routers = routers
+        self.creation_paths = creation_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request, noting its status (and a refusal's code) on the way out."""
+        if scope["type"] != "http" or scope["path"] == METRICS_PATH:
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        route = route_template(self.routers, scope)
+        creating = method == "POST" and route in self.creation_paths
+        status: int | None = None
+        refused = False
+        error_body = bytearray()
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status, refused
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                refused = creating and refusal(message["status"])
+            elif refused and len(error_body) < _MAX_ERROR_BODY:
+                error_body.extend(message.get("body", b""))
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, noting_status)
+        except Exception:
+            if status is None:
+                status = 500  # what the server's error middleware will answer
+            raise
+        finally:
+            if status is not None:
+                self.metrics.http_requests.labels(method, route, str(status)).inc()
+                self.metrics.http_duration.labels(method, route).observe(
+                    time.perf_counter() - started
+                )
+                if refused:
+                    self.metrics.reports_rejected.labels(error_code(bytes(error_body))).inc()
