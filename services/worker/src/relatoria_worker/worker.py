@@ -57,7 +57,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     try:
         publishing = await amqp.channel(publisher_confirms=True)
         declared = await declare_for(amqp, publishing, settings)
-        repository = ReportRepository(engine)
+        repository = ReportRepository(engine, artifact_retention=settings.artifact_retention)
         cache = StatusCache.from_settings(redis, settings)
         publisher = JobPublisher(declared, settings.publish_timeout_seconds)
         store = ObjectStore(settings)

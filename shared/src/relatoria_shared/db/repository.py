@@ -68,8 +68,12 @@ class PageCursor:
 class ReportRepository:
     """Reads and transitions of report requests in PostgreSQL."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, artifact_retention: timedelta | None = None) -> None:
+        """`artifact_retention`: how long a `done` report's file is kept; `complete` stamps
+        `expires_at` with it (without it, `expires_at` stays NULL, which `expire_due`
+        reads as `finished_at` plus its own retention)."""
         self._engine = engine
+        self._retention = artifact_retention
 
     async def ping(self) -> None:
         """Raise if PostgreSQL cannot answer a trivial query."""
@@ -180,6 +184,7 @@ class ReportRepository:
             rows_written=artifact.row_count,
             rows_expected=artifact.row_count,
             finished_at=_NOW,
+            expires_at=None if self._retention is None else _NOW + self._retention,
             lease_expires_at=None,
             error_code=None,
             error_message=None,
@@ -401,6 +406,54 @@ class ReportRepository:
                     sa.update(t).where(t.c.id.in_(published)).values(published_at=now)
                 )
         return len(published)
+
+    async def expire_due(
+        self,
+        limit: int,
+        *,
+        retention: timedelta,
+        delete: Callable[[ReportRecord], Awaitable[bool]],
+        now: datetime | None = None,
+    ) -> tuple[list[ReportRecord], bool]:
+        """Expire `done` requests whose file is past its retention, under row locks other
+        cleanups skip (`FOR UPDATE SKIP LOCKED`).
+
+        Due: `expires_at` has passed, or (rows finished before `expires_at` was stamped)
+        `finished_at + retention` has. `delete` removes each one's file and answers whether
+        it could; the first refusal stops the batch (S3 is failing: do not hold the locks
+        meanwhile), and what was deleted until then is marked `expired`, in one commit.
+        A crash before that commit leaves the rows `done`, for the next run to delete
+        (again: deleting a missing object is fine) and mark. The artifact columns are kept:
+        the status document still says what the file was. Returns the expired requests
+        and whether a delete failed.
+        """
+        cutoff: Any = _NOW if now is None else sa.literal(now, sa.DateTime(timezone=True))
+        due = sa.or_(
+            t.c.expires_at <= cutoff,
+            sa.and_(t.c.expires_at.is_(None), t.c.finished_at + retention <= cutoff),
+        )
+        query = (
+            sa.select(t)
+            .where(t.c.status == ReportStatus.DONE.value, due)
+            .order_by(t.c.expires_at.nulls_first(), t.c.finished_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        deleted: list[uuid.UUID] = []
+        failed = False
+        async with self._engine.begin() as conn:
+            for row in (await conn.execute(query)).mappings().all():
+                if not await delete(_record(row)):
+                    failed = True
+                    break
+                deleted.append(row["id"])
+            expired = await _update_many(
+                conn,
+                deleted,
+                status=ReportStatus.EXPIRED.value,
+                expires_at=sa.func.coalesce(t.c.expires_at, t.c.finished_at + retention),
+            )
+        return expired, failed
 
     async def _transition(self, condition: Any, **values: Any) -> ReportRecord | None:
         statement = (
