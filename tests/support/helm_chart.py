@@ -15,7 +15,7 @@ RELEASE = "rel"
 NAMESPACE = "reports"
 FULLNAME = f"{RELEASE}-relatoria"
 
-POD_TEMPLATE_KINDS = frozenset({"Deployment", "Job", "StatefulSet", "DaemonSet"})
+POD_TEMPLATE_KINDS = frozenset({"Deployment", "Job", "StatefulSet", "DaemonSet", "CronJob"})
 CUSTOM_KINDS = frozenset({"ScaledObject", "TriggerAuthentication", "ServiceMonitor"})
 
 Doc = dict[str, Any]
@@ -77,8 +77,15 @@ def render(chart: helm_python.Chart, values: dict[str, Any] | None = None) -> Re
     return Rendered(docs=docs, notes=notes)
 
 
+def pod_template(owner: Doc) -> Doc:
+    """The pod template of a pod owner (a CronJob's is inside its job template)."""
+    spec = owner["spec"]["jobTemplate"]["spec"] if owner["kind"] == "CronJob" else owner["spec"]
+    template: Doc = spec["template"]
+    return template
+
+
 def pod_spec(owner: Doc) -> Doc:
-    spec: Doc = owner["spec"]["template"]["spec"]
+    spec: Doc = pod_template(owner)["spec"]
     return spec
 
 

@@ -17,6 +17,7 @@ from relatoria_bff.app import create_app
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.settings import Settings
+from relatoria_worker.admin import build_parser as build_admin_parser
 from tests.support.helm_chart import (
     CHART_DIR,
     CUSTOM_KINDS,
@@ -174,7 +175,7 @@ def test_custom_resources_carry_their_required_fields(rendered: Rendered) -> Non
 
 def test_default_values_render_the_expected_objects(default_render: Rendered) -> None:
     assert default_render.kinds() == sorted(
-        ["ConfigMap", "Secret", "Secret", "ServiceAccount", "Service", "Job"]
+        ["ConfigMap", "Secret", "Secret", "ServiceAccount", "Service", "Job", "CronJob"]
         + ["Deployment"] * 3
         + ["PodDisruptionBudget"] * 3
         + ["HorizontalPodAutoscaler"]
@@ -185,7 +186,7 @@ def test_default_values_render_the_expected_objects(default_render: Rendered) ->
 
 def test_production_values_render_the_expected_objects(production_render: Rendered) -> None:
     assert production_render.kinds() == sorted(
-        ["ConfigMap", "ServiceAccount", "Service", "Ingress", "Job"]
+        ["ConfigMap", "ServiceAccount", "Service", "Ingress", "Job", "CronJob"]
         + ["Deployment"] * 3
         + ["PodDisruptionBudget"] * 3
         + ["NetworkPolicy"] * 3
@@ -519,7 +520,7 @@ def test_network_policies_open_only_the_bff_port(production_render: Rendered) ->
 
 def test_no_container_runs_as_root_or_can_gain_privileges(rendered: Rendered) -> None:
     owners = rendered.pod_owners()
-    assert len(owners) == 4
+    assert len(owners) == 5  # 3 Deployments, the migrations Job, the cleanup CronJob
     for owner in owners:
         pod = pod_spec(owner)
         assert pod["automountServiceAccountToken"] is False
@@ -681,6 +682,59 @@ def test_migrations_can_be_turned_off(chart: helm_python.Chart) -> None:
     assert [s["metadata"]["name"] for s in rendered.of_kind("Secret")] == [FULLNAME]
 
 
+# Artifact retention
+
+
+def cleanup_job(rendered: Rendered) -> Doc:
+    return rendered.named("CronJob", f"{FULLNAME}-cleanup")
+
+
+def test_cleanup_runs_the_worker_images_admin_cleanup_every_hour(
+    rendered: Rendered, value_set: str
+) -> None:
+    cron = cleanup_job(rendered)
+    assert cron["apiVersion"] == "batch/v1"
+    spec = cron["spec"]
+    assert spec["schedule"] == "17 * * * *"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["successfulJobsHistoryLimit"] >= 1
+    assert spec["failedJobsHistoryLimit"] >= 1
+    assert spec["jobTemplate"]["spec"]["activeDeadlineSeconds"] > 0
+    container = the_container(cron)
+    worker = the_container(rendered.named("Deployment", WORKERS[Lane.INTERACTIVE]))
+    assert container["image"] == worker["image"]
+    # The command is the worker's real console script, and its parser knows `cleanup`.
+    program, *args = container["command"]
+    scripts = {entry.name: entry.value for entry in entry_points(group="console_scripts")}
+    assert scripts[program] == "relatoria_worker.admin:main"
+    assert build_admin_parser().parse_args(args).command == "cleanup"
+    pod = pod_spec(cron)
+    assert pod["restartPolicy"] == "Never"
+    assert pod["serviceAccountName"] == FULLNAME  # S3 deletes through its IRSA role
+    assert pod["automountServiceAccountToken"] is False
+    secret = "relatoria-secrets" if value_set == "production" else FULLNAME
+    assert {"configMapRef": {"name": FULLNAME}} in container["envFrom"]
+    assert {"secretRef": {"name": secret}} in container["envFrom"]
+
+
+def test_the_retention_reaches_the_settings_through_the_config_map(
+    chart: helm_python.Chart, app_env: pytest.MonkeyPatch
+) -> None:
+    rendered = render(chart, {"config": {"artifactRetentionSeconds": 86_400}})
+    env = env_of(rendered, the_container(cleanup_job(rendered)))
+    assert env["RELATORIA_ARTIFACT_RETENTION_SECONDS"] == "86400"
+    for key, value in env.items():
+        app_env.setenv(key, value)
+    assert Settings().artifact_retention_seconds == 86_400
+    default = render(chart).config_map()["RELATORIA_ARTIFACT_RETENTION_SECONDS"]
+    assert int(default) == Settings.model_fields["artifact_retention_seconds"].default
+
+
+def test_cleanup_can_be_turned_off(chart: helm_python.Chart) -> None:
+    rendered = render(chart, {"cleanup": {"enabled": False}})
+    assert rendered.of_kind("CronJob") == []
+
+
 # Values schema
 
 
@@ -700,6 +754,10 @@ def test_migrations_can_be_turned_off(chart: helm_python.Chart) -> None:
         {"worker": {"bulk": {"resources": {"limits": None}}}},
         {"replicas": 3},
         {"worker": {"lanes": ["bulk"]}},
+        {"config": {"artifactRetentionSeconds": 59}},
+        {"config": {"artifactRetentionSeconds": "7d"}},
+        {"cleanup": {"schedule": ""}},
+        {"cleanup": {"concurrencyPolicy": "Allow"}},
     ],
     ids=[
         "replicas-not-integer",
@@ -715,6 +773,10 @@ def test_migrations_can_be_turned_off(chart: helm_python.Chart) -> None:
         "resources-without-limits",
         "unknown-top-level-key",
         "unknown-worker-key",
+        "retention-below-a-minute",
+        "retention-not-integer",
+        "cleanup-without-schedule",
+        "unknown-cleanup-key",
     ],
 )
 def test_schema_refuses_bad_values(chart: helm_python.Chart, values: dict[str, Any]) -> None:
