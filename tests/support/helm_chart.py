@@ -16,7 +16,11 @@ NAMESPACE = "reports"
 FULLNAME = f"{RELEASE}-relatoria"
 
 POD_TEMPLATE_KINDS = frozenset({"Deployment", "Job", "StatefulSet", "DaemonSet", "CronJob"})
-CUSTOM_KINDS = frozenset({"ScaledObject", "TriggerAuthentication", "ServiceMonitor"})
+CUSTOM_KINDS = frozenset(
+    {"ScaledObject", "TriggerAuthentication", "ServiceMonitor", "PodMonitor", "PrometheusRule"}
+)
+ALERT_RULES = CHART_DIR / "files" / "relatoria-alerts.yaml"
+"""The one rule file: the chart's PrometheusRule carries it, infra/prometheus links to it."""
 
 Doc = dict[str, Any]
 

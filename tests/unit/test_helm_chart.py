@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import helm_python
+import httpx
 import kubernetes_validate
 import pytest
+import yaml
 
 from relatoria_bff.app import create_app
 from relatoria_shared.domain.lanes import Lane
@@ -19,6 +21,7 @@ from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.settings import Settings
 from relatoria_worker.admin import build_parser as build_admin_parser
 from tests.support.helm_chart import (
+    ALERT_RULES,
     CHART_DIR,
     CUSTOM_KINDS,
     FULLNAME,
@@ -171,6 +174,13 @@ def test_custom_resources_carry_their_required_fields(rendered: Rendered) -> Non
         assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
         assert monitor["spec"]["selector"]["matchLabels"]
         assert monitor["spec"]["endpoints"]
+    for monitor in rendered.of_kind("PodMonitor"):
+        assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+        assert monitor["spec"]["selector"]["matchLabels"]
+        assert monitor["spec"]["podMetricsEndpoints"]
+    for rule in rendered.of_kind("PrometheusRule"):
+        assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+        assert rule["spec"]["groups"]
 
 
 def test_default_values_render_the_expected_objects(default_render: Rendered) -> None:
@@ -193,6 +203,7 @@ def test_production_values_render_the_expected_objects(production_render: Render
         + ["HorizontalPodAutoscaler"]
         + ["ScaledObject"] * 2
         + ["TriggerAuthentication"]
+        + ["ServiceMonitor", "PodMonitor", "PrometheusRule"]
     )
 
 
@@ -488,26 +499,77 @@ def test_bff_service_and_ingress_reach_the_container_port(production_render: Ren
             assert path["backend"]["service"] == {"name": BFF, "port": {"name": "http"}}
 
 
-def test_service_monitor_scrapes_the_bff_metrics(chart: helm_python.Chart) -> None:
-    production_render = render(
-        chart, merge(production_values(), {"serviceMonitor": {"enabled": True}})
-    )
+async def test_service_monitor_scrapes_the_bff_metrics(
+    production_render: Rendered, app_env: pytest.MonkeyPatch
+) -> None:
     (monitor,) = production_render.of_kind("ServiceMonitor")
     service = production_render.named("Service", BFF)
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert selector.items() <= service["metadata"]["labels"].items()
-    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
-    assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == service["spec"]["ports"][0]["name"]
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    # The app really serves that path, before (and without) any backing service.
+    container = the_container(production_render.named("Deployment", BFF))
+    for key, value in env_of(production_render, container).items():
+        app_env.setenv(key, value)
+    app = create_app(Settings(jwt_jwks_url="https://login.example.com/jwks.json"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bff") as client:
+        response = await client.get(endpoint["path"])
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    assert "# TYPE relatoria_http_requests_total counter" in response.text
 
 
-def test_network_policies_open_only_the_bff_port(production_render: Rendered) -> None:
+def test_pod_monitor_scrapes_each_workers_metrics_port(
+    production_render: Rendered, app_env: pytest.MonkeyPatch
+) -> None:
+    (monitor,) = production_render.of_kind("PodMonitor")
+    selector = monitor["spec"]["selector"]
+    (expression,) = selector["matchExpressions"]
+    assert expression["key"] == "app.kubernetes.io/component"
+    assert expression["operator"] == "In"
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["reports"]}
+    for name in WORKERS.values():
+        deployment = production_render.named("Deployment", name)
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selector["matchLabels"].items() <= labels.items()
+        assert labels[expression["key"]] in expression["values"]
+        container = the_container(deployment)
+        ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+        for key, value in env_of(production_render, container).items():
+            app_env.setenv(key, value)
+        assert ports[endpoint["port"]] == Settings().metrics_port == 9100
+    assert endpoint["path"] == "/metrics"
+
+
+def test_prometheus_rule_carries_the_alert_rule_file(
+    production_render: Rendered, default_render: Rendered
+) -> None:
+    assert default_render.of_kind("PrometheusRule") == []
+    (rule,) = production_render.of_kind("PrometheusRule")
+    assert rule["spec"]["groups"] == yaml.safe_load(ALERT_RULES.read_text())["groups"]
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    # infra/prometheus holds the same file, for a Prometheus without the operator.
+    infra_copy = CHART_DIR.parents[1] / "infra" / "prometheus" / "relatoria-alerts.yaml"
+    assert infra_copy.is_symlink()
+    assert infra_copy.resolve() == ALERT_RULES.resolve()
+
+
+def test_network_policies_open_only_the_bff_and_metrics_ports(
+    production_render: Rendered,
+) -> None:
     policies = {doc["metadata"]["name"]: doc for doc in production_render.of_kind("NetworkPolicy")}
     (rule,) = policies[BFF]["spec"]["ingress"]
     assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
     assert rule["from"]
+    metrics_from = production_values()["networkPolicy"]["metricsFrom"]
     for name in WORKERS.values():
         assert policies[name]["spec"]["policyTypes"] == ["Ingress"]
-        assert policies[name]["spec"]["ingress"] == []
+        (rule,) = policies[name]["spec"]["ingress"]
+        assert rule == {"ports": [{"port": "metrics", "protocol": "TCP"}], "from": metrics_from}
         selector = policies[name]["spec"]["podSelector"]["matchLabels"]
         assert (
             selector
@@ -754,6 +816,8 @@ def test_cleanup_can_be_turned_off(chart: helm_python.Chart) -> None:
         {"worker": {"bulk": {"resources": {"limits": None}}}},
         {"replicas": 3},
         {"worker": {"lanes": ["bulk"]}},
+        {"worker": {"metricsPort": 0}},
+        {"prometheusRule": {"enabled": "yes"}},
         {"config": {"artifactRetentionSeconds": 59}},
         {"config": {"artifactRetentionSeconds": "7d"}},
         {"cleanup": {"schedule": ""}},
@@ -773,6 +837,8 @@ def test_cleanup_can_be_turned_off(chart: helm_python.Chart) -> None:
         "resources-without-limits",
         "unknown-top-level-key",
         "unknown-worker-key",
+        "metrics-port-zero",
+        "prometheus-rule-not-boolean",
         "retention-below-a-minute",
         "retention-not-integer",
         "cleanup-without-schedule",
