@@ -42,6 +42,10 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
         version="0.1.0",
         summary="Asynchronous report generation: request, watch, download.",
         lifespan=lifespan,
+        # FastAPI's server and operation spans, through the provider configure_tracing
+        # installed. Its OpenTelemetry metrics and logs stay off: Prometheus and our own
+        # log lines cover them, and its logs would record rejected input.
+        telemetry={"tracing": True, "operation_spans": True, "metrics": False, "logs": False},
     )
     app.state.resources = resources
     app.state.metrics = metrics
@@ -59,7 +63,7 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
             if isinstance(route, APIRoute) and route.endpoint is views.create_report
         ),
     )
-    app.add_middleware(RequestTrail)  # outermost: its span and log line cover everything
+    app.add_middleware(RequestTrail, routers=[app.router, *_ROUTERS])  # its line covers all
     for router in _ROUTERS:
         app.include_router(router)
     return app

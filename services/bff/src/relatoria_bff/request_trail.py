@@ -1,16 +1,20 @@
-"""An ASGI middleware that leaves a trail per HTTP request: a server span that continues
-the caller's W3C trace (and that the published job's spans descend from), a log context
-that routes fill in (`owner_id`, `request_id`), and one log line when the answer is sent.
+"""An ASGI middleware that leaves a log trail per HTTP request: a log context that routes
+fill in (`owner_id`, `request_id`), and one log line when the answer is sent.
+
+The request's server span is FastAPI's own (its native OpenTelemetry support): it
+continues the caller's W3C trace, and this line, like every line logged meanwhile,
+carries that trace's id.
 """
 
 import logging
 import time
+from collections.abc import Sequence
 
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from relatoria_bff.http_metrics import route_template
 from relatoria_shared.logging_setup import log_context
-from relatoria_shared.tracing import context_from, tracer
 
 log = logging.getLogger("relatoria_bff.http")
 
@@ -18,26 +22,18 @@ log = logging.getLogger("relatoria_bff.http")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def route_of(scope: Scope) -> str:
-    """The path template of the route that served `scope` (bounded), or `unmatched`."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
-
-
 class RequestTrail:
-    """Trace and log every HTTP request."""
+    """Log every HTTP request once, with the context its route bound."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, routers: Sequence[Router]) -> None:
         self.app = app
+        self.routers = routers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve the request inside its span and log context."""
+        """Serve the request inside its log context; log it on the way out."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        method: str = scope["method"]
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         status = 500  # what the client sees if the app dies before answering
 
         async def send_noting_status(message: Message) -> None:
@@ -47,34 +43,18 @@ class RequestTrail:
             await send(message)
 
         started = time.perf_counter()
-        with (
-            tracer().start_as_current_span(
-                method, context=context_from(headers), kind=SpanKind.SERVER
-            ) as span,
-            log_context(),
-        ):
+        with log_context():
             try:
                 await self.app(scope, receive, send_noting_status)
             finally:
-                route = route_of(scope)
-                span.update_name(f"{method} {route}")
-                span.set_attributes(
-                    {
-                        "http.request.method": method,
-                        "http.route": route,
-                        "http.response.status_code": status,
-                    }
-                )
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
-                level = logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO
                 fields: dict[str, object] = {
-                    "method": method,
-                    "route": route,
+                    "method": scope["method"],
+                    "route": route_template(self.routers, scope),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 }
                 report_id = scope.get("path_params", {}).get("report_id")
                 if report_id:
                     fields["request_id"] = report_id
+                level = logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO
                 log.log(level, "http request", extra=fields)

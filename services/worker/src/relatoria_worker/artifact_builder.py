@@ -19,6 +19,7 @@ from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import Artifact, ReportRecord
 from relatoria_shared.domain.table import Cell, TableData
 from relatoria_shared.storage.object_store import ObjectStore, download_file_name, object_key
+from relatoria_shared.tracing import tracer
 from relatoria_worker.growing_upload import GrowingFileUpload
 from relatoria_worker.interactive_first import CHECK_EVERY_ROWS, InteractiveFirst
 from relatoria_worker.job_control import JobControl
@@ -82,15 +83,19 @@ class ArtifactBuilder:
                 rows=_counted(source.rows, control, every_few_rows),
                 generated_at=datetime.now(UTC),
             )
+            span_attributes = {"relatoria.format": fmt.value}
             with upload if upload is not None else contextlib.nullcontext():
                 started = time.monotonic()
-                stats, size, digest = _render_to(renderer, table, path)
+                with tracer().start_as_current_span("render", attributes=span_attributes):
+                    stats, size, digest = _render_to(renderer, table, path)
                 rendered = time.monotonic()
                 control.check()
-                if upload is None:
-                    self._store.upload_file(path, key, fmt.content_type, file_name)
-                else:
-                    upload.finish()
+                # A file written in order has sent most of its parts by now: what is left.
+                with tracer().start_as_current_span("upload", attributes=span_attributes):
+                    if upload is None:
+                        self._store.upload_file(path, key, fmt.content_type, file_name)
+                    else:
+                        upload.finish()
             self._metrics.file_stored(fmt, rendered - started, time.monotonic() - rendered)
         return Artifact(
             object_key=key,

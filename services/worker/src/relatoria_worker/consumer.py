@@ -18,10 +18,13 @@ import asyncio
 import logging
 
 from aio_pika.abc import AbstractIncomingMessage
+from opentelemetry.trace import SpanKind
 
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import ReportRecord
+from relatoria_shared.logging_setup import log_context
 from relatoria_shared.messaging.contract import JobMessage, MalformedMessage
+from relatoria_shared.tracing import context_from, tracer
 from relatoria_worker.job_runner import JobRunner
 from relatoria_worker.metrics import Outcome, WorkerMetrics
 from relatoria_worker.outage import through_outage
@@ -64,22 +67,41 @@ class JobConsumer:
             if self._closing:
                 await message.nack(requeue=True)
                 return
-            try:
+            # The job's spans continue the trace of whoever published it (the BFF's
+            # request, a retry, the sweeper), and its log lines carry its request id.
+            with (
+                tracer().start_as_current_span(
+                    "report job",
+                    context=context_from(message.headers),
+                    kind=SpanKind.CONSUMER,
+                    attributes={
+                        "messaging.system": "rabbitmq",
+                        "relatoria.request_id": str(job.request_id),
+                        "relatoria.lane": self._lane.value,
+                    },
+                ),
+                log_context(request_id=str(job.request_id)),
+            ):
+                await self._settle_and_run(message, job)
+
+    async def _settle_and_run(self, message: AbstractIncomingMessage, job: JobMessage) -> None:
+        try:
+            with tracer().start_as_current_span("claim"):
                 claimed = await self._claim_patiently(job)
-            except Exception:
-                log.exception("claim failed; requeued", extra={"request_id": str(job.request_id)})
-                await message.nack(requeue=True)
-                return
-            try:
-                await message.ack()
-            except Exception:
-                # The claim is committed, so PostgreSQL owns the job: run it anyway. The
-                # broker redelivers the message, and that delivery finds nothing to claim.
-                log.warning("ack failed after the claim", extra={"request_id": str(job.request_id)})
-            if claimed is None:
-                self._metrics.job_finished(self._lane, Outcome.SKIPPED)
-            else:
-                await self._runner.process(claimed)
+        except Exception:
+            log.exception("claim failed; requeued")
+            await message.nack(requeue=True)
+            return
+        try:
+            await message.ack()
+        except Exception:
+            # The claim is committed, so PostgreSQL owns the job: run it anyway. The
+            # broker redelivers the message, and that delivery finds nothing to claim.
+            log.warning("ack failed after the claim")
+        if claimed is None:
+            self._metrics.job_finished(self._lane, Outcome.SKIPPED)
+        else:
+            await self._runner.process(claimed)
 
     async def _claim_patiently(self, job: JobMessage) -> ReportRecord | None:
         return await through_outage(

@@ -13,6 +13,7 @@ A job that is not claimable (a duplicate or late delivery) does nothing.
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 import uuid
@@ -34,6 +35,7 @@ from relatoria_shared.messaging.contract import JobMessage
 from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore, object_key
+from relatoria_shared.tracing import tracer
 from relatoria_worker.artifact_builder import ArtifactBuilder
 from relatoria_worker.interactive_first import InteractiveFirst
 from relatoria_worker.job_control import JobControl, JobStopped, StopReason
@@ -128,7 +130,8 @@ class JobRunner:
                 await self._cache.put(status_document(claimed))
                 outcome = await self._build(claimed, control)
                 context["duration_s"] = round(time.monotonic() - started, 3)
-                await self._settle(claimed, outcome, context)
+                with tracer().start_as_current_span("finalize"):
+                    await self._settle(claimed, outcome, context)
         except Exception:
             log.exception("job outcome not recorded; its lease will expire", extra=context)
         finally:
@@ -152,8 +155,15 @@ class JobRunner:
         lane = lane_for(claimed.report_type)
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(
+            # With this task's context, so the render's spans and log lines join the job's.
             loop.run_in_executor(
-                self._executors[lane], self._builder.build, claimed, source, control, lane
+                self._executors[lane],
+                contextvars.copy_context().run,
+                self._builder.build,
+                claimed,
+                source,
+                control,
+                lane,
             )
         )
         try:
