@@ -91,6 +91,21 @@ async def test_retryable_failure_backs_off_dead_letters_and_replays(
     assert [d for d in await dead_letters(cluster) if str(d.request_id) == rid] == []
 
 
+async def test_discarding_a_dead_letter_removes_it_and_leaves_the_request_failed(
+    cluster: Cluster, client: httpx.AsyncClient
+) -> None:
+    cluster.start_worker(RELATORIA_S3_BUCKET=f"{cluster.settings.s3_bucket}-never")
+    rid = await post(client, table_request("csv", [["a", 1, 1.0, True, None, None]]))
+    failed = await wait_status(client, rid, TERMINAL, seconds=30)
+    assert failed["status"] == "error"
+    assert [str(d.request_id) for d in await dead_letters(cluster)].count(rid) == 1
+
+    assert "discarded 1" in admin(cluster, "dead-letters", "discard", "--id", rid)
+    assert [d for d in await dead_letters(cluster) if str(d.request_id) == rid] == []
+    assert (await status_of(client, rid))["status"] == "error"  # as its owner sees it
+    assert "discarded 0" in admin(cluster, "dead-letters", "discard", "--id", rid)
+
+
 async def test_a_poison_message_is_dead_lettered_not_looped(cluster: Cluster) -> None:
     cluster.start_worker()
     topology = Topology(cluster.settings.amqp_namespace)

@@ -5,6 +5,7 @@
   relatoria-admin requeue --id <request id> | --stuck [--older-than SECONDS] | --failed [--type T]
   relatoria-admin dead-letters list
   relatoria-admin dead-letters replay --id <request id> | --type <report type> | --all
+  relatoria-admin dead-letters discard --id <request id> | --type <report type> | --all
   relatoria-admin sweep [--json]
   relatoria-admin cleanup [--json]
 
@@ -452,6 +453,27 @@ async def _remove_settled_letters(admin: Admin) -> int:
     return removed
 
 
+async def discard_dead_letters(
+    admin: Admin, *, request_id: uuid.UUID | None, report_type: str | None
+) -> int:
+    """Remove the chosen letters (all when no filter) from the queue without replaying
+    them: their requests stay `error`, as their owners see them. For failures that no
+    replay can fix (the request itself was at fault); returns the letters removed."""
+    channel = await admin.amqp.channel()
+    removed = 0
+    try:
+        for message, letter in await _fetch_all(channel, _dead_queue(admin)):
+            if letter is None or (request_id and letter.request_id != request_id):
+                continue
+            if report_type and letter.report_type != report_type:
+                continue
+            await message.ack()
+            removed += 1
+    finally:
+        await channel.close()  # what was not acked goes back to the queue
+    return removed
+
+
 def _dead_queue(admin: Admin) -> str:
     return Topology(admin.settings.amqp_namespace).dead_queue
 
@@ -525,6 +547,10 @@ async def _cleanup(admin: Admin, args: argparse.Namespace) -> int:
 async def _dead_letters(admin: Admin, args: argparse.Namespace) -> int:
     if args.action == "list":
         _print_letters(await list_dead_letters(admin))
+        return 0
+    if args.action == "discard":
+        discarded = await discard_dead_letters(admin, request_id=args.id, report_type=args.type)
+        print(f"discarded {discarded} dead letter(s); their requests stay error")
         return 0
     replayed, removed = await replay_dead_letters(admin, request_id=args.id, report_type=args.type)
     print(f"replayed {replayed}; removed {removed} settled dead letter(s)")
@@ -604,7 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
     requeue.add_argument("--type", help="with --failed: only this report type")
     requeue.add_argument("--json", action="store_true", help="machine-readable output")
 
-    dead = commands.add_parser("dead-letters", help="list or replay dead letters")
+    dead = commands.add_parser("dead-letters", help="list, replay or discard dead letters")
     actions = dead.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="show the dead letters without consuming them")
     replay = actions.add_parser("replay", help="replay dead letters")
@@ -612,6 +638,11 @@ def build_parser() -> argparse.ArgumentParser:
     chosen.add_argument("--id", type=uuid.UUID, help="one request id")
     chosen.add_argument("--type", help="every letter of one report type")
     chosen.add_argument("--all", action="store_true", help="every letter")
+    discard = actions.add_parser("discard", help="remove dead letters without replaying them")
+    dropped = discard.add_mutually_exclusive_group(required=True)
+    dropped.add_argument("--id", type=uuid.UUID, help="one request id")
+    dropped.add_argument("--type", help="every letter of one report type")
+    dropped.add_argument("--all", action="store_true", help="every letter")
 
     sweep = commands.add_parser("sweep", help="run the sweeper once")
     sweep.add_argument("--json", action="store_true", help="machine-readable output")
