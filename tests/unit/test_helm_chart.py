@@ -3,6 +3,7 @@ it lints, its objects are valid Kubernetes, and what it wires up matches the app
 (queue names from the real topology, probe paths the real BFF serves, settings the real
 Settings object reads)."""
 
+import base64
 import os
 from collections.abc import Iterator
 from importlib.metadata import entry_points
@@ -474,6 +475,23 @@ def test_config_map_is_read_by_the_real_settings(
     assert settings.jwt_algorithms == config["jwtAlgorithms"]
     assert settings.amqp_namespace == config["amqpNamespace"]
     assert settings.log_format == "json"
+    assert settings.otlp_endpoint == (config.get("otlpEndpoint") or None)
+
+
+def test_a_jwt_rotation_passes_both_secrets_to_the_settings(
+    chart: helm_python.Chart, app_env: pytest.MonkeyPatch
+) -> None:
+    rendered = render(
+        chart, {"secrets": {"jwtSecret": "new-secret", "jwtPreviousSecret": "old-secret"}}
+    )
+    secret = rendered.named("Secret", FULLNAME)["data"]
+    for key, value in secret.items():
+        app_env.setenv(key, base64.b64decode(value).decode())
+    settings = Settings()
+    assert settings.jwt_secret is not None
+    assert settings.jwt_secret.get_secret_value() == "new-secret"
+    assert settings.jwt_previous_secret is not None
+    assert settings.jwt_previous_secret.get_secret_value() == "old-secret"
 
 
 def test_bff_outlasts_uvicorn_graceful_shutdown(rendered: Rendered) -> None:
