@@ -10,6 +10,9 @@ S3_PORT ?= 9000
 SUB ?= dev-user
 ROWS ?= 200000
 DEMO_ROWS ?= 20000
+# Extra `make worker` processes serve no metrics unless given a port of their own (the
+# one `make run` starts uses 9100).
+METRICS_PORT ?= 0
 
 .PHONY: help install lint format migrate demo-data run bff worker s3 token test test-unit test-integration test-e2e bench lambda-package clean
 
@@ -45,8 +48,8 @@ migrate: install ## Create the database if needed and apply migrations
 bff: install ## Run one BFF process (127.0.0.1:8000)
 	$(RUN) relatoria-bff
 
-worker: install ## Run one worker process (start several to scale out)
-	$(RUN) relatoria-worker
+worker: install ## Run one more worker (start several to scale out; METRICS_PORT=9101 for metrics)
+	RELATORIA_METRICS_PORT=$(METRICS_PORT) $(RUN) relatoria-worker
 
 s3: install ## Run a local S3 endpoint (moto server) on S3_PORT
 	$(RUN) moto_server -H 127.0.0.1 -p $(S3_PORT)
