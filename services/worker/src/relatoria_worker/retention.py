@@ -4,7 +4,8 @@ finished; then the cleanup deletes it from S3 and the report becomes `expired`.
 `relatoria-admin cleanup` runs one pass (the chart's CronJob runs it hourly). Each batch
 locks the due rows (`FOR UPDATE SKIP LOCKED`, so concurrent cleanups share the work and
 never handle a row twice), deletes their objects, marks them `expired` (a new version)
-and commits; then the new status documents go to the Redis cache, whose versioned writes
+and commits; a file that cannot be deleted is left for a later pass, and this one goes on
+with the others; then the new status documents go to the Redis cache, whose versioned writes
 never let a document go backwards. A crash between a delete and the commit leaves the row
 `done`: the next pass deletes again (a missing object is fine) and marks it. A second
 pass finds nothing to do.
@@ -15,6 +16,7 @@ their `expires_at`; they have no `downloadUrl`, and `GET …/download` answers `
 
 import asyncio
 import logging
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -37,7 +39,8 @@ class CleanupResult:
     expired: int
     """Reports whose file was deleted and that are now `expired`."""
     failed: int
-    """Files that could not be deleted (their reports stay `done` until the next pass)."""
+    """Files that could not be deleted (their reports stay `done` until a later pass, and
+    the rest of this one goes on without them)."""
     batches: int
 
     def as_dict(self) -> dict[str, int]:
@@ -65,26 +68,26 @@ class ArtifactCleanup:
 
     async def run_once(self, now: datetime | None = None) -> CleanupResult:
         """Expire every due report (due as of `now`, PostgreSQL's clock by default)."""
-        expired = failed = batches = 0
+        retention = self._settings.artifact_retention
+        while await self._repository.stamp_missing_expiry(retention):
+            pass  # rows finished before expiries were stamped: one scan by expiry after
+        expired = batches = 0
+        not_deleted: set[uuid.UUID] = set()
         while True:
-            records, stopped = await self._repository.expire_due(
-                self._batch,
-                retention=self._settings.artifact_retention,
-                delete=self._delete,
-                now=now,
+            records, failed = await self._repository.expire_due(
+                self._batch, delete=self._delete, skip=not_deleted, now=now
             )
             batches += 1
             for record in records:
                 await self._cache.put(status_document(record))
             expired += len(records)
-            if stopped:
-                failed += 1
+            not_deleted.update(failed)
+            # A short batch: nothing more is due, or other cleanups hold the rest. One that
+            # deleted nothing: S3 itself is failing, so the next pass tries again.
+            if len(records) + len(failed) < self._batch or (failed and not records):
                 break
-            # A short batch: nothing more is due, or other cleanups hold the rest.
-            if len(records) < self._batch:
-                break
-        result = CleanupResult(expired=expired, failed=failed, batches=batches)
-        if expired or failed:
+        result = CleanupResult(expired=expired, failed=len(not_deleted), batches=batches)
+        if expired or not_deleted:
             log.info("artifact cleanup", extra=result.as_dict())
         return result
 

@@ -7,7 +7,7 @@ deliveries resolve in PostgreSQL: whoever's UPDATE matches wins, everyone else g
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +23,8 @@ from relatoria_shared.domain.report import Artifact, NewReport, Progress, Report
 from relatoria_shared.domain.retry_policy import Retry, RetryPolicy
 from relatoria_shared.domain.status import ReportStatus
 
+_FAILED_DELETES_IN_A_ROW = 3
+"""Failed deletes in a row that stop a cleanup batch: S3 itself is failing."""
 _NOW = sa.func.now()
 log = logging.getLogger(__name__)
 
@@ -407,52 +409,67 @@ class ReportRepository:
                 )
         return len(published)
 
+    async def stamp_missing_expiry(self, retention: timedelta, limit: int = 1_000) -> int:
+        """Give `done` requests finished before expiries were stamped their `expires_at`
+        (`finished_at + retention`), `limit` at a time; returns how many were stamped."""
+        missing = (
+            sa.select(t.c.id)
+            .where(t.c.status == ReportStatus.DONE.value, t.c.expires_at.is_(None))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        statement = (
+            sa.update(t)
+            .where(t.c.id.in_(missing))
+            .values(expires_at=t.c.finished_at + retention, version=t.c.version + 1)
+        )
+        async with self._engine.begin() as conn:
+            return (await conn.execute(statement)).rowcount
+
     async def expire_due(
         self,
         limit: int,
         *,
-        retention: timedelta,
         delete: Callable[[ReportRecord], Awaitable[bool]],
+        skip: Collection[uuid.UUID] = (),
         now: datetime | None = None,
-    ) -> tuple[list[ReportRecord], bool]:
-        """Expire `done` requests whose file is past its retention, under row locks other
-        cleanups skip (`FOR UPDATE SKIP LOCKED`).
+    ) -> tuple[list[ReportRecord], list[uuid.UUID]]:
+        """Expire `done` requests whose `expires_at` has passed, oldest first, under row
+        locks other cleanups skip (`FOR UPDATE SKIP LOCKED`); `skip` leaves some out.
 
-        Due: `expires_at` has passed, or (rows finished before `expires_at` was stamped)
-        `finished_at + retention` has. `delete` removes each one's file and answers whether
-        it could; the first refusal stops the batch (S3 is failing: do not hold the locks
-        meanwhile), and what was deleted until then is marked `expired`, in one commit.
-        A crash before that commit leaves the rows `done`, for the next run to delete
-        (again: deleting a missing object is fine) and mark. The artifact columns are kept:
-        the status document still says what the file was. Returns the expired requests
-        and whether a delete failed.
+        `delete` removes each one's file and answers whether it could. A file that cannot
+        be deleted leaves its request `done` for a later pass; after
+        `_FAILED_DELETES_IN_A_ROW` in a row the batch stops (S3 is failing: do not hold the
+        locks meanwhile). What was deleted is marked `expired` in one commit; a crash
+        before it leaves the rows `done`, for the next pass to delete again (a missing
+        object is fine) and mark. The artifact columns are kept: the status document still
+        says what the file was. Returns the expired requests and the ids not deleted.
         """
         cutoff: Any = _NOW if now is None else sa.literal(now, sa.DateTime(timezone=True))
-        due = sa.or_(
-            t.c.expires_at <= cutoff,
-            sa.and_(t.c.expires_at.is_(None), t.c.finished_at + retention <= cutoff),
-        )
         query = (
             sa.select(t)
-            .where(t.c.status == ReportStatus.DONE.value, due)
-            .order_by(t.c.expires_at.nulls_first(), t.c.finished_at)
+            .where(t.c.status == ReportStatus.DONE.value, t.c.expires_at <= cutoff)
+            .order_by(t.c.expires_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        if skip:
+            query = query.where(t.c.id.not_in(list(skip)))
         deleted: list[uuid.UUID] = []
-        failed = False
+        failed: list[uuid.UUID] = []
+        in_a_row = 0
         async with self._engine.begin() as conn:
             for row in (await conn.execute(query)).mappings().all():
-                if not await delete(_record(row)):
-                    failed = True
+                if await delete(_record(row)):
+                    deleted.append(row["id"])
+                    in_a_row = 0
+                    continue
+                failed.append(row["id"])
+                in_a_row += 1
+                if in_a_row >= _FAILED_DELETES_IN_A_ROW:
                     break
-                deleted.append(row["id"])
-            expired = await _update_many(
-                conn,
-                deleted,
-                status=ReportStatus.EXPIRED.value,
-                expires_at=sa.func.coalesce(t.c.expires_at, t.c.finished_at + retention),
-            )
+            expired = await _update_many(conn, deleted, status=ReportStatus.EXPIRED.value)
         return expired, failed
 
     async def _transition(self, condition: Any, **values: Any) -> ReportRecord | None:

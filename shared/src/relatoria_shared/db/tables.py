@@ -85,7 +85,7 @@ sa.Index(
     report_requests.c.lease_expires_at,
     postgresql_where=sa.text("status IN ('queued', 'processing')"),
 )
-# The retention cleanup's scan: done reports by expiry (NULL expiry: by finished_at).
+# The retention cleanup's scan: done reports by expiry (missing expiries are stamped first).
 sa.Index(
     "ix_report_requests_done_expiry",
     report_requests.c.expires_at,
