@@ -5,19 +5,27 @@ Spans are always made, so every log line can carry its `trace_id`. They are expo
 OTLP/HTTP when `RELATORIA_OTLP_ENDPOINT` is set, and dropped otherwise.
 """
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from relatoria_shared.settings import Settings
 
 TRACER_NAME = "relatoria"
+EXPORT_TIMEOUT_SECONDS = 5
+"""Bounds an export, so flushing at shutdown fits in a pod's grace period."""
+
+# Messages carry `traceparent` (and `tracestate`) only: never a caller's baggage.
+_PROPAGATOR = TraceContextTextMapPropagator()
 
 
 def configure_tracing(service: str, settings: Settings) -> TracerProvider:
@@ -25,27 +33,51 @@ def configure_tracing(service: str, settings: Settings) -> TracerProvider:
     provider = TracerProvider(resource=Resource.create({"service.name": f"relatoria-{service}"}))
     if settings.otlp_endpoint:
         endpoint = f"{settings.otlp_endpoint.rstrip('/')}/v1/traces"
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        exporter = OTLPSpanExporter(endpoint=endpoint, timeout=EXPORT_TIMEOUT_SECONDS)
+        provider.add_span_processor(
+            BatchSpanProcessor(exporter, export_timeout_millis=EXPORT_TIMEOUT_SECONDS * 1000)
+        )
     trace.set_tracer_provider(provider)
     return provider
 
 
-def tracer() -> trace.Tracer:
-    """relatoria's tracer (a no-op one until `configure_tracing` ran)."""
-    return trace.get_tracer(TRACER_NAME)
+@contextlib.contextmanager
+def span(
+    name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    context: Context | None = None,
+    attributes: Mapping[str, str | int] | None = None,
+) -> Iterator[Span]:
+    """A current span of relatoria's that records a failure by its type only: exception
+    messages can carry report data or connection strings, which traces must not."""
+    with trace.get_tracer(TRACER_NAME).start_as_current_span(
+        name,
+        context=context,
+        kind=kind,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as current:
+        try:
+            yield current
+        except Exception as exc:
+            current.set_attribute("error.type", type(exc).__qualname__)
+            current.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            raise
 
 
 def trace_headers() -> dict[str, str]:
     """The current trace context as message headers (`traceparent`, `tracestate`)."""
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    _PROPAGATOR.inject(carrier)
     return carrier
 
 
 def context_from(headers: Mapping[str, Any] | None) -> Context:
-    """The trace context a message's (or a request's) headers carry, if any."""
+    """The trace context a message's headers carry, if any."""
     carrier = {k: v for k, v in (headers or {}).items() if isinstance(v, str)}
-    return propagate.extract(carrier)
+    return _PROPAGATOR.extract(carrier)
 
 
 def current_trace_id() -> str | None:

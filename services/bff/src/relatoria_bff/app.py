@@ -1,7 +1,8 @@
 """The FastAPI application factory."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -14,7 +15,7 @@ from relatoria_bff.http_metrics import HttpMetrics
 from relatoria_bff.metrics import BffMetrics
 from relatoria_bff.metrics import router as metrics_router
 from relatoria_bff.reports import legacy_views, views
-from relatoria_bff.request_trail import RequestTrail
+from relatoria_bff.request_trail import PROBE_PATHS, RequestTrail
 from relatoria_shared.settings import Settings
 
 
@@ -45,7 +46,13 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
         # FastAPI's server and operation spans, through the provider configure_tracing
         # installed. Its OpenTelemetry metrics and logs stay off: Prometheus and our own
         # log lines cover them, and its logs would record rejected input.
-        telemetry={"tracing": True, "operation_spans": True, "metrics": False, "logs": False},
+        telemetry={
+            "tracing": True,
+            "operation_spans": True,
+            "metrics": False,
+            "logs": False,
+            "exclude": _is_probe,  # probes and scrapes every few seconds: no spans
+        },
     )
     app.state.resources = resources
     app.state.metrics = metrics
@@ -70,3 +77,7 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
 
 
 _ROUTERS = (views.router, legacy_views.router, health.router, metrics_router)
+
+
+def _is_probe(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in PROBE_PATHS

@@ -14,12 +14,13 @@ from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relatoria_bff.http_metrics import route_template
+from relatoria_bff.metrics import METRICS_PATH
 from relatoria_shared.logging_setup import log_context
 
 log = logging.getLogger("relatoria_bff.http")
 
-# Probes and scrapes arrive every few seconds: their lines only at DEBUG.
-_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+PROBE_PATHS = frozenset({"/healthz", "/readyz", METRICS_PATH})
+"""Probes and scrapes, every few seconds: logged only at DEBUG, and not traced."""
 
 
 class RequestTrail:
@@ -56,5 +57,5 @@ class RequestTrail:
                 report_id = scope.get("path_params", {}).get("report_id")
                 if report_id:
                     fields["request_id"] = report_id
-                level = logging.DEBUG if scope["path"] in _QUIET_PATHS else logging.INFO
+                level = logging.DEBUG if scope["path"] in PROBE_PATHS else logging.INFO
                 log.log(level, "http request", extra=fields)

@@ -19,7 +19,7 @@ from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import Artifact, ReportRecord
 from relatoria_shared.domain.table import Cell, TableData
 from relatoria_shared.storage.object_store import ObjectStore, download_file_name, object_key
-from relatoria_shared.tracing import tracer
+from relatoria_shared.tracing import span
 from relatoria_worker.growing_upload import GrowingFileUpload
 from relatoria_worker.interactive_first import CHECK_EVERY_ROWS, InteractiveFirst
 from relatoria_worker.job_control import JobControl
@@ -86,12 +86,12 @@ class ArtifactBuilder:
             span_attributes = {"relatoria.format": fmt.value}
             with upload if upload is not None else contextlib.nullcontext():
                 started = time.monotonic()
-                with tracer().start_as_current_span("render", attributes=span_attributes):
+                with span("render", attributes=span_attributes):
                     stats, size, digest = _render_to(renderer, table, path)
                 rendered = time.monotonic()
                 control.check()
                 # A file written in order has sent most of its parts by now: what is left.
-                with tracer().start_as_current_span("upload", attributes=span_attributes):
+                with span("upload", attributes=span_attributes):
                     if upload is None:
                         self._store.upload_file(path, key, fmt.content_type, file_name)
                     else:

@@ -24,7 +24,7 @@ from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.logging_setup import log_context
 from relatoria_shared.messaging.contract import JobMessage, MalformedMessage
-from relatoria_shared.tracing import context_from, tracer
+from relatoria_shared.tracing import context_from, span
 from relatoria_worker.job_runner import JobRunner
 from relatoria_worker.metrics import Outcome, WorkerMetrics
 from relatoria_worker.outage import through_outage
@@ -70,7 +70,7 @@ class JobConsumer:
             # The job's spans continue the trace of whoever published it (the BFF's
             # request, a retry, the sweeper), and its log lines carry its request id.
             with (
-                tracer().start_as_current_span(
+                span(
                     "report job",
                     context=context_from(message.headers),
                     kind=SpanKind.CONSUMER,
@@ -86,7 +86,7 @@ class JobConsumer:
 
     async def _settle_and_run(self, message: AbstractIncomingMessage, job: JobMessage) -> None:
         try:
-            with tracer().start_as_current_span("claim"):
+            with span("claim"):
                 claimed = await self._claim_patiently(job)
         except Exception:
             log.exception("claim failed; requeued")

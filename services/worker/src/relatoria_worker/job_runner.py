@@ -35,7 +35,7 @@ from relatoria_shared.messaging.contract import JobMessage
 from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore, object_key
-from relatoria_shared.tracing import tracer
+from relatoria_shared.tracing import span
 from relatoria_worker.artifact_builder import ArtifactBuilder
 from relatoria_worker.interactive_first import InteractiveFirst
 from relatoria_worker.job_control import JobControl, JobStopped, StopReason
@@ -130,7 +130,7 @@ class JobRunner:
                 await self._cache.put(status_document(claimed))
                 outcome = await self._build(claimed, control)
                 context["duration_s"] = round(time.monotonic() - started, 3)
-                with tracer().start_as_current_span("finalize"):
+                with span("finalize"):
                     await self._settle(claimed, outcome, context)
         except Exception:
             log.exception("job outcome not recorded; its lease will expire", extra=context)

@@ -8,7 +8,7 @@ from pamqp.commands import Basic
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.messaging.contract import CONTENT_TYPE, DeadLetter, JobMessage
 from relatoria_shared.messaging.topology import DeclaredTopology, routing_key
-from relatoria_shared.tracing import trace_headers, tracer
+from relatoria_shared.tracing import span, trace_headers
 
 
 class PublishFailed(Exception):  # noqa: N818 - reads as the event it is
@@ -43,7 +43,7 @@ class JobPublisher:
         await self._send(self._declared.dead_exchange, "", message)
 
     async def _send(self, exchange: AbstractExchange, routing_key: str, message: Message) -> None:
-        with tracer().start_as_current_span(
+        with span(
             f"{exchange.name} publish",
             kind=SpanKind.PRODUCER,
             attributes={
