@@ -517,6 +517,28 @@ def test_bff_service_and_ingress_reach_the_container_port(production_render: Ren
             assert path["backend"]["service"] == {"name": BFF, "port": {"name": "http"}}
 
 
+def ingress_routes(ingress: Doc, path: str) -> bool:
+    """Whether `ingress` sends `path` to a backend (Exact, or Prefix by path element)."""
+    for rule in ingress["spec"]["rules"]:
+        for entry in rule["http"]["paths"]:
+            prefix = entry["path"].rstrip("/")
+            if entry["pathType"] == "Exact" and path == entry["path"]:
+                return True
+            if entry["pathType"] == "Prefix" and (path == prefix or path.startswith(prefix + "/")):
+                return True
+    return False
+
+
+def test_the_ingress_exposes_the_api_and_keeps_metrics_and_probes_inside(
+    production_render: Rendered,
+) -> None:
+    ingress = production_render.named("Ingress", BFF)
+    for path in ("/v1/reports", "/v1/reports/abc/download", "/generate", "/status/abc", "/docs"):
+        assert ingress_routes(ingress, path), path
+    for path in ("/metrics", "/healthz", "/readyz"):
+        assert not ingress_routes(ingress, path), path
+
+
 async def test_service_monitor_scrapes_the_bff_metrics(
     production_render: Rendered, app_env: pytest.MonkeyPatch
 ) -> None:
