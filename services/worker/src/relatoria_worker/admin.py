@@ -4,8 +4,8 @@
   relatoria-admin inspect <request id> [--json]
   relatoria-admin requeue --id <request id> | --stuck [--older-than SECONDS] | --failed [--type T]
   relatoria-admin dead-letters list
-  relatoria-admin dead-letters replay --id <request id> | --type <report type> | --all
-  relatoria-admin dead-letters discard --id <request id> | --type <report type> | --all
+  relatoria-admin dead-letters replay --id ID | --type TYPE | --code ERROR_CODE | --all
+  relatoria-admin dead-letters discard --id ID | --type TYPE | --code ERROR_CODE | --all
   relatoria-admin sweep [--json]
   relatoria-admin cleanup [--json]
 
@@ -424,12 +424,18 @@ async def list_dead_letters(admin: Admin) -> list[DeadLetter]:
 
 
 async def replay_dead_letters(
-    admin: Admin, *, request_id: uuid.UUID | None, report_type: str | None
+    admin: Admin,
+    *,
+    request_id: uuid.UUID | None,
+    report_type: str | None,
+    error_code: str | None = None,
 ) -> tuple[int, int]:
     """Replay the chosen `error` requests (all when no filter); returns (replayed, letters
     removed)."""
     dispatcher = Dispatcher(admin.publisher, admin.repository)
-    replayed = await admin.repository.replay(report_id=request_id, report_type=report_type)
+    replayed = await admin.repository.replay(
+        report_id=request_id, report_type=report_type, error_code=error_code
+    )
     for record in replayed:
         await admin.cache.put(status_document(record))
         await dispatcher.dispatch(record)
@@ -454,7 +460,11 @@ async def _remove_settled_letters(admin: Admin) -> int:
 
 
 async def discard_dead_letters(
-    admin: Admin, *, request_id: uuid.UUID | None, report_type: str | None
+    admin: Admin,
+    *,
+    request_id: uuid.UUID | None,
+    report_type: str | None,
+    error_code: str | None = None,
 ) -> int:
     """Remove the chosen letters (all when no filter) from the queue without replaying
     them: their requests stay `error`, as their owners see them. For failures that no
@@ -466,6 +476,8 @@ async def discard_dead_letters(
             if letter is None or (request_id and letter.request_id != request_id):
                 continue
             if report_type and letter.report_type != report_type:
+                continue
+            if error_code and letter.error_code != error_code:
                 continue
             await message.ack()
             removed += 1
@@ -549,10 +561,14 @@ async def _dead_letters(admin: Admin, args: argparse.Namespace) -> int:
         _print_letters(await list_dead_letters(admin))
         return 0
     if args.action == "discard":
-        discarded = await discard_dead_letters(admin, request_id=args.id, report_type=args.type)
+        discarded = await discard_dead_letters(
+            admin, request_id=args.id, report_type=args.type, error_code=args.code
+        )
         print(f"discarded {discarded} dead letter(s); their requests stay error")
         return 0
-    replayed, removed = await replay_dead_letters(admin, request_id=args.id, report_type=args.type)
+    replayed, removed = await replay_dead_letters(
+        admin, request_id=args.id, report_type=args.type, error_code=args.code
+    )
     print(f"replayed {replayed}; removed {removed} settled dead letter(s)")
     return 0
 
@@ -576,8 +592,8 @@ def _usage_error(args: argparse.Namespace) -> str | None:
         if args.type is not None and not args.failed:
             return "--type goes with --failed"
     replaying = args.command == "dead-letters" and args.action == "replay"
-    if replaying and not (args.id or args.type or args.all):
-        return "replay needs --id, --type or --all"
+    if replaying and not (args.id or args.type or args.code or args.all):
+        return "replay needs --id, --type, --code or --all"
     return None
 
 
@@ -637,11 +653,13 @@ def build_parser() -> argparse.ArgumentParser:
     chosen = replay.add_mutually_exclusive_group()
     chosen.add_argument("--id", type=uuid.UUID, help="one request id")
     chosen.add_argument("--type", help="every letter of one report type")
+    chosen.add_argument("--code", help="every letter of one error code (e.g. STORAGE_ERROR)")
     chosen.add_argument("--all", action="store_true", help="every letter")
     discard = actions.add_parser("discard", help="remove dead letters without replaying them")
     dropped = discard.add_mutually_exclusive_group(required=True)
     dropped.add_argument("--id", type=uuid.UUID, help="one request id")
     dropped.add_argument("--type", help="every letter of one report type")
+    dropped.add_argument("--code", help="every letter of one error code (e.g. TOO_LARGE)")
     dropped.add_argument("--all", action="store_true", help="every letter")
 
     sweep = commands.add_parser("sweep", help="run the sweeper once")

@@ -86,8 +86,9 @@ class JobRunner:
 
     async def claim(self, job: JobMessage) -> ReportRecord | None:
         """Claim the job's request for this worker; None if it is not claimable."""
-        # A retry became due at its `next_attempt_at`, which the claim clears: read it first.
-        due_at = await self._repository.due_at(job.request_id) if job.attempt else None
+        # When it became due (its retry time, or when it was last queued): the claim
+        # overwrites both, so read it first.
+        due_at = await self._repository.due_at(job.request_id)
         claimed = await self._repository.claim(
             job.request_id, self._settings.worker_id, self._lease
         )

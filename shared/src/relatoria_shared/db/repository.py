@@ -271,15 +271,22 @@ class ReportRepository:
         )
 
     async def replay(
-        self, *, report_id: uuid.UUID | None = None, report_type: str | None = None
+        self,
+        *,
+        report_id: uuid.UUID | None = None,
+        report_type: str | None = None,
+        error_code: str | None = None,
     ) -> list[ReportRecord]:
-        """Give `error` requests a fresh round of attempts: one by id, all of one type, or
-        all. Requests in any other state are left alone, so replaying twice is harmless."""
+        """Give `error` requests a fresh round of attempts: one by id, all of one type
+        and/or error code, or all. Requests in any other state are left alone, so
+        replaying twice is harmless."""
         condition = t.c.status == ReportStatus.ERROR.value
         if report_id is not None:
             condition = sa.and_(condition, t.c.id == report_id)
-        elif report_type is not None:
+        if report_type is not None:
             condition = sa.and_(condition, t.c.report_type == report_type)
+        if error_code is not None:
+            condition = sa.and_(condition, t.c.error_code == error_code)
         statement = (
             sa.update(t)
             .where(condition)
@@ -486,19 +493,17 @@ class ReportRepository:
     # Metrics: read-only queries for the worker's gauges and histograms.
 
     async def due_at(self, report_id: uuid.UUID) -> datetime | None:
-        """When the request became (or becomes) due: its retry time, else its creation;
-        None if there is no such request."""
-        query = sa.select(sa.func.coalesce(t.c.next_attempt_at, t.c.created_at)).where(
-            t.c.id == report_id
-        )
+        """When the request became (or becomes) due (see `_due_since`); None if there is
+        no such request."""
+        query = sa.select(_due_since()).where(t.c.id == report_id)
         async with self._engine.connect() as conn:
             due: datetime | None = (await conn.execute(query)).scalar_one_or_none()
         return due
 
     async def oldest_queued_ages(self) -> dict[str, float]:
         """Per report type, the seconds since its oldest due `queued` request became due
-        (its retry time, else its creation); types with none are left out."""
-        due = sa.func.coalesce(t.c.next_attempt_at, t.c.created_at)
+        (see `_due_since`); types with none are left out."""
+        due = _due_since()
         query = (
             sa.select(t.c.report_type, sa.extract("epoch", _NOW - sa.func.min(due)))
             .where(t.c.status == ReportStatus.QUEUED.value, due <= _NOW)
@@ -507,6 +512,13 @@ class ReportRepository:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return {report_type: float(age) for report_type, age in rows}
+
+
+def _due_since() -> Any:
+    """When a `queued` request became due: its retry's time, else when it last became
+    `queued` (created, replayed, handed back, taken back from a dead worker), which is
+    its last update while it waits."""
+    return sa.func.coalesce(t.c.next_attempt_at, t.c.updated_at)
 
 
 _ARTIFACT_COLUMNS = (
