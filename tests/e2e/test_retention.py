@@ -11,14 +11,18 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from pydantic import SecretStr
 
+from relatoria_shared.cache.status_cache import StatusCache, create_redis
 from relatoria_shared.domain.errors import StorageError
+from relatoria_shared.domain.report import status_document
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
 from relatoria_worker.admin import Admin, connect
 from relatoria_worker.retention import ArtifactCleanup, CleanupResult
 from tests.conftest import RunningSystem
 from tests.support.api import bearer, table_request, wait_for
+from tests.support.services import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +46,7 @@ def cleanup_of(admin: Admin, **kwargs: Any) -> ArtifactCleanup:
     return ArtifactCleanup(
         settings=admin.settings,
         repository=admin.repository,
-        cache=admin.cache,
+        cache=kwargs.pop("cache", admin.cache),
         store=kwargs.pop("store", admin.store),
         **kwargs,
     )
@@ -249,3 +253,39 @@ async def test_a_file_that_cannot_be_deleted_does_not_hold_up_the_others(
     for document, status in [(stuck, "done"), *((other, "expired") for other in others)]:
         current = await client.get(f"/v1/reports/{document['requestId']}", headers=headers)
         assert current.json()["status"] == status
+
+
+async def test_a_stale_cached_done_never_outlives_its_expiry(
+    client: httpx.AsyncClient, admin: Admin, db: asyncpg.Connection, settings: Settings
+) -> None:
+    (document,) = await finished_reports(client, 1)
+    await drain(admin)
+    rid = uuid.UUID(document["requestId"])
+    # Due, and cached with that (now past) expiry, as a report finished long ago would be.
+    await db.execute(
+        "UPDATE report_requests SET expires_at = now() - interval '1 second', "
+        "version = version + 1 WHERE id = $1",
+        rid,
+    )
+    due = await admin.repository.get(rid)
+    assert due is not None
+    assert await admin.cache.put(status_document(due))
+    # Redis is down while the cleanup runs: its write of the expired document is lost.
+    unreachable = create_redis(
+        settings.model_copy(update={"redis_url": SecretStr(f"redis://127.0.0.1:{free_port()}/0")})
+    )
+    try:
+        offline = StatusCache.from_settings(unreachable, settings)
+        result = await cleanup_of(admin, cache=offline).run_once()
+    finally:
+        await unreachable.aclose()
+    assert result.expired == 1
+    cached = await admin.cache.get(rid)
+    assert cached is not None
+    assert cached["status"] == "done"  # stale
+
+    headers = bearer(USER)
+    download = await client.get(f"/v1/reports/{rid}/download", headers=headers)
+    assert (download.status_code, download.json()["code"]) == (410, "REPORT_EXPIRED")
+    status = await client.get(f"/v1/reports/{rid}", headers=headers)
+    assert status.json()["status"] == "expired"

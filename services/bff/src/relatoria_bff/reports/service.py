@@ -8,7 +8,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from relatoria_bff.bootstrap import Resources
@@ -189,7 +189,7 @@ async def present(resources: Resources, document: dict[str, Any]) -> dict[str, A
 
 async def _cached_document(resources: Resources, report_id: uuid.UUID) -> dict[str, Any] | None:
     document = await resources.cache.get(report_id)
-    if document is not None:
+    if document is not None and not _maybe_expired(document):
         return document
     record = await resources.repository.get(report_id)
     if record is None:
@@ -197,6 +197,17 @@ async def _cached_document(resources: Resources, report_id: uuid.UUID) -> dict[s
     document = status_document(record)
     await resources.cache.put(document)
     return document
+
+
+def _maybe_expired(document: dict[str, Any]) -> bool:
+    """A cached `done` document past its expiry: the cleanup may have deleted the file
+    since, and its write to the cache may have failed. PostgreSQL knows."""
+    expires_at = document.get("expiresAt")
+    return (
+        document["status"] == ReportStatus.DONE.value
+        and isinstance(expires_at, str)
+        and datetime.fromisoformat(expires_at) <= datetime.now(UTC)
+    )
 
 
 def _parse_id(report_id: str) -> uuid.UUID:
