@@ -421,3 +421,10 @@ async def test_cleanup_expires_due_reports_once(
     code, out, _ = await admin(admin_settings, capsys, "cleanup")
     assert (code, out.strip()) == (0, "expired 0 report(s); 0 delete failure(s) (retried next run)")
     assert await repository.get(due.id) == expired
+
+
+def test_requeue_stuck_refuses_an_age_that_would_republish_every_pass() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["requeue", "--stuck", "--older-than", "0"])
+    args = build_parser().parse_args(["requeue", "--stuck", "--older-than", "60"])
+    assert args.older_than == 60

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TextIO
 
 from relatoria_shared.tracing import current_trace_id
 
@@ -92,9 +92,11 @@ class ConsoleFormatter(logging.Formatter):
         return line.rstrip()
 
 
-def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
-    """Send every log record of the process to stdout in the chosen format."""
-    handler = logging.StreamHandler(sys.stdout)
+def configure_logging(
+    service: str, level: str = "INFO", fmt: str = "json", stream: TextIO = sys.stdout
+) -> None:
+    """Send every log record of the process to `stream` (stdout) in the chosen format."""
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter(service) if fmt == "json" else ConsoleFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]

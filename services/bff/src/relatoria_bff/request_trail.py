@@ -35,7 +35,7 @@ class RequestTrail:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500  # what the client sees if the app dies before answering
+        status: int | None = None  # None: the client left before an answer started
 
         async def send_noting_status(message: Message) -> None:
             nonlocal status
@@ -47,6 +47,10 @@ class RequestTrail:
         with log_context():
             try:
                 await self.app(scope, receive, send_noting_status)
+            except Exception:
+                if status is None:
+                    status = 500  # what the server's error middleware will answer
+                raise
             finally:
                 fields: dict[str, object] = {
                     "method": scope["method"],

@@ -67,6 +67,7 @@ from relatoria_shared.domain.errors import StorageError
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import ReportRecord, status_document
 from relatoria_shared.domain.status import ReportStatus
+from relatoria_shared.logging_setup import configure_logging
 from relatoria_shared.messaging.contract import DeadLetter, MalformedMessage
 from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.messaging.topology import Topology, declare_for
@@ -76,6 +77,7 @@ from relatoria_worker.retention import ArtifactCleanup, CleanupResult, artifact_
 from relatoria_worker.sweeper import Sweeper
 
 STUCK_AFTER_SECONDS = 600.0
+MIN_STUCK_SECONDS = 60.0
 NOT_REQUEUEABLE = frozenset({ReportStatus.DONE, ReportStatus.EXPIRED, ReportStatus.CANCELLED})
 
 
@@ -607,10 +609,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return await command(admin, args)
 
 
-def _positive(value: str) -> float:
+def _stuck_age(value: str) -> float:
+    # Requests published by one pass must not be due again in the next one, or every
+    # pass would publish the whole queue once more.
     seconds = float(value)
-    if seconds < 0:
-        raise argparse.ArgumentTypeError("must be at least 0")
+    if seconds < MIN_STUCK_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_STUCK_SECONDS:g} seconds")
     return seconds
 
 
@@ -639,7 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--failed", action="store_true", help="every error request")
     requeue.add_argument(
         "--older-than",
-        type=_positive,
+        type=_stuck_age,
         metavar="SECONDS",
         help=f"with --stuck: queued for this long (default {STUCK_AFTER_SECONDS:g})",
     )
@@ -674,7 +678,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main() -> None:
     """Entry point of `relatoria-admin`."""
     args = build_parser().parse_args()
-    sys.exit(asyncio.run(run(args, Settings())))
+    settings = Settings()
+    # Warnings and the cleanup's summary as the services log them (JSON in a CronJob), on
+    # stderr: stdout is the commands' own output, which `--json` makes machine-readable.
+    configure_logging("admin", settings.log_level, settings.log_format, sys.stderr)
+    sys.exit(asyncio.run(run(args, settings)))
 
 
 if __name__ == "__main__":

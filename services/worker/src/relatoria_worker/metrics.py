@@ -30,9 +30,11 @@ log = logging.getLogger(__name__)
 
 DURATION_BUCKETS = (
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 1800,
+    2700, 3600,
 )  # fmt: skip
-"""Seconds, 10 ms to 30 min: a one-page PDF to a long export."""
-QUEUED_BUCKETS = (*DURATION_BUCKETS, 3600)
+"""Seconds, 10 ms to an hour (the default job time limit): a one-page PDF to a long
+export."""
+QUEUED_BUCKETS = DURATION_BUCKETS
 SIZE_BUCKETS = tuple(1024 * 4**i for i in range(11))
 """Bytes, 1 KiB to 1 GiB by factors of 4."""
 ROW_BUCKETS = (0, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
@@ -139,9 +141,17 @@ class WorkerMetrics:
             ["lane"],
             registry=r,
         )
+        # Every series a rate() or an alert reads exists from the start, at 0: a counter
+        # first seen at 1 would read as no increase.
+        codes = ["", *(code.value for code in ErrorCode)]
         for lane in Lane:
             self.in_flight.labels(lane.value)
             self.oldest_queued_age.labels(lane.value)
+            for code in codes:
+                self.retries.labels(lane.value, code)
+                self.dead_letters.labels(lane.value, code)
+                for outcome in Outcome:
+                    self.jobs.labels(lane.value, outcome.value, code)
         for reason in SweepReason:
             self.sweeper_republished.labels(reason.value)
 
