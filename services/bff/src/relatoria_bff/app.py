@@ -11,11 +11,10 @@ from relatoria_bff import health
 from relatoria_bff.body_limit import BodySizeLimit
 from relatoria_bff.bootstrap import ResourcesOnDemand
 from relatoria_bff.errors import install_error_handlers
-from relatoria_bff.http_metrics import HttpMetrics
 from relatoria_bff.metrics import BffMetrics
 from relatoria_bff.metrics import router as metrics_router
 from relatoria_bff.reports import legacy_views, views
-from relatoria_bff.request_trail import PROBE_PATHS, RequestTrail
+from relatoria_bff.request_telemetry import PROBE_PATHS, RequestTelemetry
 from relatoria_shared.settings import Settings
 
 
@@ -58,9 +57,9 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
     app.state.metrics = metrics
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    # Outside the body limit, so its refusals count under their route.
+    # Outside the body limit, so its refusals count (and are logged) under their route.
     app.add_middleware(
-        HttpMetrics,
+        RequestTelemetry,
         metrics=metrics,
         routers=[app.router, *_ROUTERS],
         creation_paths=frozenset(
@@ -70,7 +69,6 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
             if isinstance(route, APIRoute) and route.endpoint is views.create_report
         ),
     )
-    app.add_middleware(RequestTrail, routers=[app.router, *_ROUTERS])  # its line covers all
     for router in _ROUTERS:
         app.include_router(router)
     return app

@@ -1,13 +1,19 @@
-"""An ASGI middleware that counts and times every HTTP request, by route template.
+"""An ASGI middleware that counts, times and logs every HTTP request, by route template.
 
 The route is matched here, before the app runs, against the app's own routes: a request
 refused before routing (a body over the cap) still counts under its route, and any path
 no route matches counts as `unmatched`, so a scan of random URLs adds no label values.
 Refusals of report requests (a 4xx or 503 on a creation route) are counted by the
 stable `code` of their JSON body. `/metrics` itself is served uncounted.
+
+Each request also runs in a log context that routes fill in (`owner_id`, `request_id`),
+and ends with one `http request` log line. Its server span is FastAPI's own (its native
+OpenTelemetry support), so that line, like every line logged meanwhile, carries the
+trace id.
 """
 
 import json
+import logging
 import re
 import time
 from collections.abc import Sequence
@@ -16,11 +22,17 @@ from starlette.routing import Match, Route, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relatoria_bff.metrics import METRICS_PATH, BffMetrics
+from relatoria_shared.logging_setup import log_context
+
+log = logging.getLogger("relatoria_bff.http")
 
 UNMATCHED = "unmatched"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _MAX_ERROR_BODY = 64 * 1024
+
+PROBE_PATHS = frozenset({"/healthz", "/readyz", METRICS_PATH})
+"""Probes and scrapes, every few seconds: logged only at DEBUG, and not traced."""
 
 
 def route_template(routers: Sequence[Router], scope: Scope) -> str:
@@ -53,7 +65,7 @@ def refusal(status: int) -> bool:
     return 400 <= status < 500 or status == 503
 
 
-class HttpMetrics:
+class RequestTelemetry:
     """Count and time requests into `metrics`, by the routes of `routers` (read at every
     request: routers included later count too); `creation_paths` are the routes whose
     refusals count as rejected reports."""
@@ -71,14 +83,19 @@ class HttpMetrics:
         self.creation_paths = creation_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve the request, noting its status (and a refusal's code) on the way out."""
-        if scope["type"] != "http" or scope["path"] == METRICS_PATH:
+        """Serve the request in its log context, noting its status (and a refusal's
+        code) on the way out."""
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        with log_context():
+            await self._observe(scope, receive, send)
+
+    async def _observe(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         route = route_template(self.routers, scope)
         creating = method == "POST" and route in self.creation_paths
-        status: int | None = None
+        status: int | None = None  # None: the client left before an answer started
         refused = False
         error_body = bytearray()
 
@@ -99,10 +116,24 @@ class HttpMetrics:
                 status = 500  # what the server's error middleware will answer
             raise
         finally:
-            if status is not None:
+            elapsed = time.perf_counter() - started
+            if status is not None and scope["path"] != METRICS_PATH:
                 self.metrics.http_requests.labels(method, route, str(status)).inc()
-                self.metrics.http_duration.labels(method, route).observe(
-                    time.perf_counter() - started
-                )
+                self.metrics.http_duration.labels(method, route).observe(elapsed)
                 if refused:
                     self.metrics.reports_rejected.labels(error_code(bytes(error_body))).inc()
+            _log_request(scope, method, route, status, elapsed)
+
+
+def _log_request(scope: Scope, method: str, route: str, status: int | None, elapsed: float) -> None:
+    fields: dict[str, object] = {
+        "method": method,
+        "route": route,
+        "status": status,
+        "duration_ms": round(elapsed * 1000, 1),
+    }
+    report_id = scope.get("path_params", {}).get("report_id")
+    if report_id:
+        fields["request_id"] = report_id
+    level = logging.DEBUG if scope["path"] in PROBE_PATHS else logging.INFO
+    log.log(level, "http request", extra=fields)

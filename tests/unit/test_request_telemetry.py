@@ -12,8 +12,8 @@ from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from relatoria_bff.app import create_app
-from relatoria_bff.http_metrics import HttpMetrics, error_code, route_template
 from relatoria_bff.metrics import BffMetrics
+from relatoria_bff.request_telemetry import RequestTelemetry, error_code, route_template
 from relatoria_shared.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -101,7 +101,7 @@ async def test_an_app_that_dies_counts_as_a_500() -> None:
         raise RuntimeError("boom")
 
     router = Router(routes=[Route("/v1/reports/{report_id}", dying)])
-    middleware = HttpMetrics(dying, metrics, [router], frozenset())
+    middleware = RequestTelemetry(dying, metrics, [router], frozenset())
     scope: Scope = {"type": "http", "method": "GET", "path": "/v1/reports/42", "headers": []}
     with pytest.raises(RuntimeError):
         await middleware(scope, None, None)
