@@ -12,14 +12,12 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
-    GCCollector,
     Histogram,
-    PlatformCollector,
-    ProcessCollector,
     generate_latest,
 )
 
 from relatoria_shared.domain.formats import ReportFormat
+from relatoria_shared.metrics_registry import process_registry
 
 METRICS_PATH = "/metrics"
 
@@ -33,10 +31,7 @@ class BffMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         """Without a registry, a fresh one with the process's own metrics (CPU, memory)."""
         if registry is None:
-            registry = CollectorRegistry()
-            ProcessCollector(registry=registry)
-            PlatformCollector(registry=registry)
-            GCCollector(registry=registry)
+            registry = process_registry()
         self.registry = registry
         self.http_requests = Counter(
             "relatoria_http_requests_total",

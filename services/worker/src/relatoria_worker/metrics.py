@@ -15,10 +15,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    GCCollector,
     Histogram,
-    PlatformCollector,
-    ProcessCollector,
     start_http_server,
 )
 
@@ -184,11 +181,8 @@ class WorkerMetrics:
 
 
 def serve(registry: CollectorRegistry, port: int) -> WSGIServer:
-    """Serve `registry`, and the process's own metrics (CPU, memory, GC), over HTTP on
-    `port` in a thread of its own; `shutdown()` the server to stop."""
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
+    """Serve `registry` over HTTP on `port` in a thread of its own; `shutdown()` the
+    server to stop."""
     server, _ = start_http_server(port, registry=registry)
     log.info("serving metrics", extra={"port": port, "path": "/metrics"})
     return server

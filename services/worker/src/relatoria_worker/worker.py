@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
-from prometheus_client import CollectorRegistry
 
 from relatoria_shared.cache.status_cache import StatusCache, create_redis
 from relatoria_shared.db.engine import create_engine
@@ -21,6 +20,7 @@ from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.messaging.connection import connect as connect_amqp
 from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.messaging.topology import Topology, declare_for
+from relatoria_shared.metrics_registry import process_registry
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
 from relatoria_worker.artifact_builder import ArtifactBuilder
@@ -48,7 +48,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         if settings.liveness_file
         else None
     )
-    metrics = WorkerMetrics(CollectorRegistry())
+    metrics = WorkerMetrics(process_registry())
     server = serve(metrics.registry, settings.metrics_port) if settings.metrics_port else None
     engine = create_engine(settings)
     redis = create_redis(settings)
