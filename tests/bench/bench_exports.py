@@ -29,7 +29,7 @@ from openpyxl import Workbook
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.pdfgen.canvas import Canvas
 
-from relatoria_shared.domain.catalog import CATALOG
+from relatoria_shared.catalog import CATALOG
 from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.report_types.demo_dataset import PERIOD_END, PERIOD_START
 from relatoria_worker.renderers.pdf import FONT, _register_fonts

@@ -8,7 +8,7 @@ from datetime import date
 import asyncpg
 import pytest
 
-from relatoria_shared.domain.catalog import CATALOG
+from relatoria_shared.catalog import CATALOG
 from relatoria_shared.domain.errors import DataSourceError, DataSourceTimeout, ErrorCode
 from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.report_types.base import ReportQuery

@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from relatoria_shared.domain.catalog import CATALOG, lane_for, validate_request
+from relatoria_shared.catalog import CATALOG, lane_for, validate_request
 from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.domain.table import TableLimits
+from relatoria_shared.domain.table_validation import TableLimits
 from relatoria_shared.domain.validation import RejectionCode, RequestRejected
 from relatoria_shared.report_types import transactions
 

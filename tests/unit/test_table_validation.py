@@ -4,14 +4,9 @@ from typing import Any
 
 import pytest
 
-from relatoria_shared.domain.catalog import validate_request
-from relatoria_shared.domain.table import (
-    ColumnType,
-    TableLimits,
-    columns_from_stored,
-    typed_rows,
-    validate_table_parameters,
-)
+from relatoria_shared.catalog import validate_request
+from relatoria_shared.domain.table import ColumnType, columns_from_stored, typed_rows
+from relatoria_shared.domain.table_validation import TableLimits, validate_table_parameters
 from relatoria_shared.domain.validation import RejectionCode, RequestRejected
 
 pytestmark = pytest.mark.unit

@@ -8,8 +8,8 @@ sweeper publishes it later.
 
 import logging
 
+from relatoria_shared.catalog import lane_for
 from relatoria_shared.db.repository import ReportRepository
-from relatoria_shared.domain.catalog import lane_for
 from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.messaging.contract import DeadLetter, JobMessage
 from relatoria_shared.messaging.publisher import JobPublisher, PublishFailed

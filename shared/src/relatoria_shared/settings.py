@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.retry_policy import RetryPolicy
-from relatoria_shared.domain.table import TableLimits
+from relatoria_shared.domain.table_validation import TableLimits
 
 _SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
 _ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"})

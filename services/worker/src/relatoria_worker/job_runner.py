@@ -23,9 +23,9 @@ from datetime import timedelta
 from typing import TypeVar
 
 from relatoria_shared.cache.status_cache import StatusCache
+from relatoria_shared.catalog import lane_for
 from relatoria_shared.db.repository import ReportRepository
 from relatoria_shared.dispatch import Dispatcher
-from relatoria_shared.domain.catalog import lane_for
 from relatoria_shared.domain.errors import ErrorCode, ReportError, StorageError
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import Artifact, Progress, ReportRecord, status_document

@@ -4,7 +4,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from relatoria_shared.domain.catalog import CATALOG
+from relatoria_shared.catalog import CATALOG
 from relatoria_shared.domain.errors import InvalidParametersError
 from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.domain.table import Cell, Column, columns_from_stored, typed_rows

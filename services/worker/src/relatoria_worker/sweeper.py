@@ -12,9 +12,9 @@ import logging
 from datetime import timedelta
 
 from relatoria_shared.cache.status_cache import StatusCache
+from relatoria_shared.catalog import lane_for
 from relatoria_shared.db.repository import ReportRepository
 from relatoria_shared.dispatch import Dispatcher
-from relatoria_shared.domain.catalog import lane_for
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.report import ReportRecord, status_document
 from relatoria_shared.messaging.publisher import JobPublisher

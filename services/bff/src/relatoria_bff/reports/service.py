@@ -14,8 +14,8 @@ from typing import Any
 from relatoria_bff.bootstrap import Resources
 from relatoria_bff.errors import ApiError, not_found
 from relatoria_bff.reports.schemas import ReportCreate
+from relatoria_shared.catalog import ValidatedRequest, validate_request
 from relatoria_shared.db.repository import PageCursor
-from relatoria_shared.domain.catalog import ValidatedRequest, validate_request
 from relatoria_shared.domain.errors import StorageError
 from relatoria_shared.domain.report import (
     INTERNAL_STATUS_KEYS,
@@ -24,7 +24,7 @@ from relatoria_shared.domain.report import (
     status_document,
 )
 from relatoria_shared.domain.status import ReportStatus
-from relatoria_shared.domain.table import TableLimits
+from relatoria_shared.domain.table_validation import TableLimits
 from relatoria_shared.storage.object_store import object_key
 
 log = logging.getLogger(__name__)

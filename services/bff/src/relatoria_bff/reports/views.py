@@ -17,7 +17,7 @@ from relatoria_bff.reports.schemas import (
     ReportTypeList,
     ReportTypeRead,
 )
-from relatoria_shared.domain.catalog import CATALOG
+from relatoria_shared.catalog import CATALOG
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.logging_setup import bind_log_context
 

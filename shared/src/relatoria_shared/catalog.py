@@ -6,7 +6,7 @@ from typing import Any
 
 from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.domain.table import (
+from relatoria_shared.domain.table_validation import (
     TABLE_PARAMETERS_SCHEMA,
     TableLimits,
     validate_table_parameters,
