@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 from moto.server import ThreadedMotoServer
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
+from relatoria_shared.db.pool import open_pool
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
 from tests.support.cleanup import remove_broker_and_cache_state
@@ -135,8 +137,7 @@ def settings(
         lease_seconds=3,
         heartbeat_seconds=0.5,
         sweep_interval_seconds=0.5,
-        publish_grace_seconds=1,
-        republish_after_seconds=60,
+        idle_poll_seconds=0.5,
         max_attempts=3,
         retry_base_seconds=0.3,
         retry_factor=2,
@@ -172,8 +173,7 @@ def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
         "RELATORIA_LEASE_SECONDS": str(settings.lease_seconds),
         "RELATORIA_HEARTBEAT_SECONDS": str(settings.heartbeat_seconds),
         "RELATORIA_SWEEP_INTERVAL_SECONDS": str(settings.sweep_interval_seconds),
-        "RELATORIA_PUBLISH_GRACE_SECONDS": str(settings.publish_grace_seconds),
-        "RELATORIA_REPUBLISH_AFTER_SECONDS": str(settings.republish_after_seconds),
+        "RELATORIA_IDLE_POLL_SECONDS": str(settings.idle_poll_seconds),
         "RELATORIA_MAX_ATTEMPTS": str(settings.max_attempts),
         "RELATORIA_RETRY_BASE_SECONDS": str(settings.retry_base_seconds),
         "RELATORIA_RETRY_FACTOR": str(settings.retry_factor),
@@ -211,6 +211,35 @@ def system(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
     finally:
         bff.stop()
         worker.stop()
+
+
+@pytest.fixture(scope="module")
+def own_settings(settings: Settings) -> Iterator[Settings]:
+    """The run's services with a database, namespace and prefix of the module's own.
+
+    Workers claim whatever is due in their lane: requests a module makes for itself must be
+    out of reach of the run's other workers (and its assertions out of reach of theirs)."""
+    suffix = uuid.uuid4().hex[:6]
+    url = make_url(settings.database_url.get_secret_value())
+    own = url.set(database=f"{url.database}_{suffix}").render_as_string(hide_password=False)
+    with migrated_database(own):
+        isolated = settings.model_copy(
+            update={
+                "database_url": SecretStr(own),
+                "amqp_namespace": f"{settings.amqp_namespace}-{suffix}",
+                "redis_prefix": f"{settings.redis_prefix}{suffix}:",
+            }
+        )
+        yield isolated
+        asyncio.run(remove_broker_and_cache_state(isolated))
+
+
+@pytest.fixture
+async def pool(own_settings: Settings) -> AsyncIterator[asyncpg.Pool]:
+    """The services' pool on the module's own database."""
+    opened = await open_pool(own_settings)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

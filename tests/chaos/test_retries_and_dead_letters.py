@@ -47,9 +47,9 @@ async def test_retryable_failure_backs_off_dead_letters_and_replays(
     cluster: Cluster, client: httpx.AsyncClient
 ) -> None:
     missing = f"{cluster.settings.s3_bucket}-later"
-    # Every upload fails: STORAGE_ERROR. With a long publish grace, the sweeper cannot
-    # stand in for the delay queues: retries come back through them or not at all.
-    cluster.start_worker(RELATORIA_S3_BUCKET=missing, RELATORIA_PUBLISH_GRACE_SECONDS="120")
+    # Every upload fails: STORAGE_ERROR. A retry is not claimable before its time, whether
+    # its delay queue's wake-up or an idle worker's look brings a worker to it.
+    cluster.start_worker(RELATORIA_S3_BUCKET=missing)
     rid = await post(client, table_request("csv", [["a", 1, 1.0, True, None, None]]))
 
     seen_waiting = None
@@ -69,7 +69,7 @@ async def test_retryable_failure_backs_off_dead_letters_and_replays(
     assert document["errorCode"] == "STORAGE_ERROR"
     assert document["errorMessage"] == "the report file could not be stored"
     # It waited through every backoff level (0.3 s, then 0.6 s; jitter takes at most 20 %),
-    # and not much longer: the delay queues, not the sweeper, brought the retries back.
+    # and not much longer.
     waited = datetime.fromisoformat(document["lastFailedAt"]) - datetime.fromisoformat(
         document["firstFailedAt"]
     )

@@ -15,10 +15,12 @@ from pydantic import SecretStr
 
 from relatoria_shared.cache.status_cache import StatusCache, create_redis
 from relatoria_shared.domain.errors import StorageError
-from relatoria_shared.domain.report import status_document
+from relatoria_shared.domain.status_document import status_document
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
-from relatoria_worker.admin import Admin, connect
+from relatoria_shared.transitions.announce import Announcer
+from relatoria_shared.transitions.maintenance import MaintenanceTransitions
+from relatoria_worker.admin.context import Admin, connect
 from relatoria_worker.retention import ArtifactCleanup, CleanupResult
 from tests.conftest import RunningSystem
 from tests.support.api import bearer, table_request, wait_for
@@ -43,11 +45,14 @@ async def admin(settings: Settings) -> AsyncIterator[Admin]:
 
 
 def cleanup_of(admin: Admin, **kwargs: Any) -> ArtifactCleanup:
+    cache = kwargs.pop("cache", admin.connections.cache)
+    announcer = Announcer(cache, admin.connections.messenger(), admin.metrics)
     return ArtifactCleanup(
         settings=admin.settings,
-        repository=admin.repository,
-        cache=kwargs.pop("cache", admin.cache),
-        store=kwargs.pop("store", admin.store),
+        transitions=MaintenanceTransitions(
+            admin.repository, announcer, admin.settings.retry_policy
+        ),
+        store=kwargs.pop("store", admin.connections.store),
         **kwargs,
     )
 
@@ -126,20 +131,23 @@ async def test_cleanup_expires_due_reports_once_and_leaves_the_others(
         assert status["downloadUrlExpiresAt"] is None
         assert status["result"]["fileName"] == document["result"]["fileName"]  # kept
         assert (await client.get(f"/status/{rid}", headers=headers)).json()["status"] == "expired"
-        cached = await admin.cache.get(uuid.UUID(rid))
+        cached = await admin.connections.cache.get(uuid.UUID(rid))
         assert cached is not None
         # The row's newest version (stamping a missing expiry is a version too).
-        assert (cached["status"], cached["version"]) == (
+        assert (cached.body["status"], cached.version) == (
             "expired",
             (await versions(db, [document]))[rid],
         )
-        assert cached["version"] > before[rid]
+        assert cached.version > before[rid]
         download = await client.get(f"/v1/reports/{rid}/download", headers=headers)
         assert download.status_code == 410
         body = download.json()
         assert body["code"] == "REPORT_EXPIRED"
         assert {"message", "path"} <= body.keys()
-        assert await asyncio.to_thread(admin.store.head, key_of(settings, document)) is None
+        assert (
+            await asyncio.to_thread(admin.connections.store.head, key_of(settings, document))
+            is None
+        )
         cancel = await client.delete(f"/v1/reports/{rid}", headers=headers)
         assert (cancel.status_code, cancel.json()["code"]) == (409, "REPORT_NOT_CANCELLABLE")
     row = await db.fetchrow(
@@ -152,7 +160,7 @@ async def test_cleanup_expires_due_reports_once_and_leaves_the_others(
     assert (await versions(db, [kept]))[kept["requestId"]] == before[kept["requestId"]]
     still = await client.get(f"/v1/reports/{kept['requestId']}/download", headers=headers)
     assert still.status_code == 302
-    assert await asyncio.to_thread(admin.store.head, key_of(settings, kept)) is not None
+    assert await asyncio.to_thread(admin.connections.store.head, key_of(settings, kept)) is not None
 
     # Again: nothing to do, nothing changed.
     after = await versions(db, [due, kept, unstamped])
@@ -175,7 +183,10 @@ async def test_concurrent_cleanups_expire_each_report_once(
     assert first.expired + second.expired == len(documents)
     assert await versions(db, documents) == {rid: v + 1 for rid, v in before.items()}
     for document in documents:
-        assert await asyncio.to_thread(admin.store.head, key_of(settings, document)) is None
+        assert (
+            await asyncio.to_thread(admin.connections.store.head, key_of(settings, document))
+            is None
+        )
 
 
 class CrashAfterDeleting:
@@ -207,12 +218,15 @@ async def test_a_cleanup_killed_after_deleting_is_finished_by_the_next(
     failing = await cleanup_of(admin, store=FailingStore()).run_once()
     assert (failing.expired, failing.failed) == (0, 1)
     assert await versions(db, [document]) == before  # still done, the file still there
-    assert await asyncio.to_thread(admin.store.head, key_of(settings, document)) is not None
+    assert (
+        await asyncio.to_thread(admin.connections.store.head, key_of(settings, document))
+        is not None
+    )
 
     with pytest.raises(SystemError):
-        await cleanup_of(admin, store=CrashAfterDeleting(admin.store)).run_once()
+        await cleanup_of(admin, store=CrashAfterDeleting(admin.connections.store)).run_once()
     assert await versions(db, [document]) == before  # rolled back: still done
-    assert await asyncio.to_thread(admin.store.head, key_of(settings, document)) is None
+    assert await asyncio.to_thread(admin.connections.store.head, key_of(settings, document)) is None
 
     repaired = await cleanup_of(admin).run_once()  # the object is gone already: fine
     assert (repaired.expired, repaired.failed) == (1, 0)
@@ -244,7 +258,7 @@ async def test_a_file_that_cannot_be_deleted_does_not_hold_up_the_others(
         "UPDATE report_requests SET expires_at = now() - interval '1 day' WHERE id = $1",
         uuid.UUID(stuck["requestId"]),
     )
-    store = OneKeyRefused(admin.store, key_of(settings, stuck))
+    store = OneKeyRefused(admin.connections.store, key_of(settings, stuck))
 
     result = await cleanup_of(admin, store=store, batch=2).run_once()
 
@@ -269,7 +283,7 @@ async def test_a_stale_cached_done_never_outlives_its_expiry(
     )
     due = await admin.repository.get(rid)
     assert due is not None
-    assert await admin.cache.put(status_document(due))
+    assert await admin.connections.cache.put(status_document(due))
     # Redis is down while the cleanup runs: its write of the expired document is lost.
     unreachable = create_redis(
         settings.model_copy(update={"redis_url": SecretStr(f"redis://127.0.0.1:{free_port()}/0")})
@@ -280,9 +294,9 @@ async def test_a_stale_cached_done_never_outlives_its_expiry(
     finally:
         await unreachable.aclose()
     assert result.expired == 1
-    cached = await admin.cache.get(rid)
+    cached = await admin.connections.cache.get(rid)
     assert cached is not None
-    assert cached["status"] == "done"  # stale
+    assert cached.body["status"] == "done"  # stale
 
     headers = bearer(USER)
     download = await client.get(f"/v1/reports/{rid}/download", headers=headers)

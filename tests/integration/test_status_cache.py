@@ -2,13 +2,18 @@
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from relatoria_shared.cache.status_cache import StatusCache, create_redis
+from relatoria_shared.domain.formats import ReportFormat
+from relatoria_shared.domain.lanes import Lane
+from relatoria_shared.domain.report import ReportRecord
+from relatoria_shared.domain.status import ReportStatus
+from relatoria_shared.domain.status_document import StatusDocument, status_document
 from relatoria_shared.settings import Settings
 from tests.support.services import free_port
 
@@ -22,8 +27,25 @@ async def cache(settings: Settings) -> AsyncIterator[StatusCache]:
     await redis.aclose()
 
 
-def document(report_id: uuid.UUID, version: int, status: str) -> dict[str, Any]:
-    return {"requestId": str(report_id), "version": version, "status": status}
+def document(report_id: uuid.UUID, version: int, status: str) -> StatusDocument:
+    now = datetime.now(UTC)
+    return status_document(
+        ReportRecord(
+            id=report_id,
+            owner_id="cache-owner",
+            report_type="table",
+            lane=Lane.INTERACTIVE,
+            format=ReportFormat.CSV,
+            title="t",
+            parameter_summary={"rowCount": 1},
+            status=ReportStatus(status),
+            attempts=1,
+            max_attempts=3,
+            version=version,
+            created_at=now,
+            updated_at=now,
+        )
+    )
 
 
 async def test_an_older_version_never_overwrites_a_newer_one(cache: StatusCache) -> None:
@@ -33,7 +55,8 @@ async def test_an_older_version_never_overwrites_a_newer_one(cache: StatusCache)
     assert not await cache.put(document(rid, 3, "processing"))
     cached = await cache.get(rid)
     assert cached is not None
-    assert cached["status"] == "done"
+    assert cached.body["status"] == "done"
+    assert (cached.owner_id, cached.version) == ("cache-owner", 3)
 
 
 async def test_entries_expire(cache: StatusCache, settings: Settings) -> None:

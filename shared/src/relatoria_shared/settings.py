@@ -1,15 +1,16 @@
 """The one settings object of relatoria, read from `RELATORIA_*` environment variables."""
 
 import os
+import secrets
 import socket
 from datetime import timedelta
-from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from relatoria_shared.domain.lanes import Lane
+from relatoria_shared.domain.owner_limits import OwnerLimits
 from relatoria_shared.domain.retry_policy import RetryPolicy
 from relatoria_shared.domain.table_validation import TableLimits
 
@@ -18,7 +19,9 @@ _ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "
 
 
 def _default_worker_id() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+    # The random part tells a restarted container (same host name, same pid 1) from the
+    # process before it, whose liveness lock must be seen released.
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
 class Settings(BaseSettings):
@@ -29,6 +32,8 @@ class Settings(BaseSettings):
     # PostgreSQL (source of truth)
     database_url: SecretStr = SecretStr("postgresql+asyncpg://postgres@127.0.0.1:5432/relatoria")
     database_pool_size: int = Field(default=10, ge=1)
+    # Client-side bound on every statement and connection attempt of the services.
+    database_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # RabbitMQ (delivery)
     amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
@@ -110,9 +115,20 @@ class Settings(BaseSettings):
     retry_cap_seconds: float = Field(default=300.0, gt=0)
     retry_jitter: float = Field(default=0.2, ge=0, lt=1)
     delivery_limit: int = Field(default=10, ge=1)
-    sweep_interval_seconds: float = Field(default=5.0, gt=0)
-    publish_grace_seconds: float = Field(default=10.0, ge=0)
-    republish_after_seconds: float = Field(default=600.0, gt=0)
+    # How often each worker looks for jobs of dead workers (their liveness lock released)
+    # and of silent ones (lease expired), and refreshes the queue-age gauge.
+    sweep_interval_seconds: float = Field(default=1.0, gt=0)
+    # A worker with a free slot and no wake-up for this long claims due work on its own
+    # (a wake-up lost by the broker delays a request by at most this).
+    idle_poll_seconds: float = Field(default=2.0, gt=0)
+
+    # Fair sharing and per-owner limits (counted in PostgreSQL, per owner and lane)
+    owner_max_in_flight: int = Field(default=100_000, ge=1)
+    owner_posts_per_second: float = Field(default=10_000.0, gt=0)
+    owner_post_burst: int = Field(default=20_000, ge=1)
+    # About one job's time in each lane: how far one request moves its owner's clock.
+    fair_quantum_seconds: float = Field(default=0.1, gt=0)
+    bulk_fair_quantum_seconds: float = Field(default=60.0, gt=0)
 
     # Logging
     log_level: str = "INFO"
@@ -152,7 +168,9 @@ class Settings(BaseSettings):
         """How many jobs of `lane` one worker runs at once."""
         return self.bulk_concurrency if lane is Lane.BULK else self.worker_concurrency
 
-    @cached_property
+    # Derived objects are properties, not cached: `model_copy(update=…)` would copy a cached
+    # value along with the fields it was derived from, and keep it stale.
+    @property
     def retry_policy(self) -> RetryPolicy:
         """The backoff these settings describe."""
         return RetryPolicy(
@@ -164,11 +182,27 @@ class Settings(BaseSettings):
         )
 
     @property
+    def owner_limits(self) -> OwnerLimits:
+        """Fair sharing and the per-owner limits these settings describe."""
+        return OwnerLimits(
+            max_in_flight=self.owner_max_in_flight,
+            posts_per_second=self.owner_posts_per_second,
+            post_burst=self.owner_post_burst,
+            interactive_quantum_seconds=self.fair_quantum_seconds,
+            bulk_quantum_seconds=self.bulk_fair_quantum_seconds,
+        )
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim holds without a heartbeat."""
+        return timedelta(seconds=self.lease_seconds)
+
+    @property
     def artifact_retention(self) -> timedelta:
         """How long a finished report's file is kept."""
         return timedelta(seconds=self.artifact_retention_seconds)
 
-    @cached_property
+    @property
     def table_limits(self) -> TableLimits:
         """The inline-table limits these settings impose."""
         return TableLimits(

@@ -7,6 +7,7 @@ OTLP/HTTP when `RELATORIA_OTLP_ENDPOINT` is set, and dropped otherwise.
 
 import contextlib
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from opentelemetry import trace
@@ -65,6 +66,13 @@ def span(
             current.set_attribute("error.type", type(exc).__qualname__)
             current.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             raise
+
+
+def past_span(name: str, started_at: datetime | None) -> None:
+    """Record `name` as a finished child of the current span, begun at `started_at` (a
+    step timed by another clock, such as a claim PostgreSQL stamped)."""
+    start = int(started_at.timestamp() * 1e9) if started_at else None
+    trace.get_tracer(TRACER_NAME).start_span(name, start_time=start).end()
 
 
 def trace_headers() -> dict[str, str]:

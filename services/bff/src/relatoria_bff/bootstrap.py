@@ -1,26 +1,18 @@
-"""The BFF's composition root: every connection is opened here and handed to the app."""
+"""The BFF's composition root: the shared connections, and the services the routes call."""
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from aio_pika.abc import AbstractRobustConnection
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from relatoria_bff.auth import TokenVerifier
 from relatoria_bff.metrics import BffMetrics
-from relatoria_shared.cache.status_cache import StatusCache, create_redis
-from relatoria_shared.db.engine import create_engine
-from relatoria_shared.db.repository import ReportRepository
-from relatoria_shared.dispatch import Dispatcher
-from relatoria_shared.domain.report import ReportRecord
-from relatoria_shared.messaging.connection import connect as connect_amqp
-from relatoria_shared.messaging.publisher import JobPublisher
-from relatoria_shared.messaging.topology import declare_for
+from relatoria_shared.cache.status_cache import StatusCache
+from relatoria_shared.connections import Connections, open_connections
+from relatoria_shared.db.requests import PgRequestRepository, RequestRepository
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
+from relatoria_shared.transitions.requests import RequestTransitions
 
 
 @dataclass(frozen=True)
@@ -28,66 +20,38 @@ class Resources:
     """Everything the routes need, built once per process."""
 
     settings: Settings
-    engine: AsyncEngine
-    repository: ReportRepository
-    amqp: AbstractRobustConnection
-    dispatcher: Dispatcher
-    redis: Redis
-    cache: StatusCache
-    store: ObjectStore
+    connections: Connections
+    requests: RequestRepository
+    transitions: RequestTransitions
     verifier: TokenVerifier
 
+    @property
+    def cache(self) -> StatusCache:
+        """The Redis status cache."""
+        return self.connections.cache
 
-class CountingDispatcher(Dispatcher):
-    """The BFF's dispatcher: the BFF dispatches each request once, right after recording
-    it (an idempotent replay is not dispatched again), so every dispatch is an accepted
-    request."""
-
-    def __init__(
-        self, publisher: JobPublisher, repository: ReportRepository, metrics: BffMetrics
-    ) -> None:
-        super().__init__(publisher, repository)
-        self._metrics = metrics
-
-    async def dispatch(self, record: ReportRecord) -> bool:
-        """Count the request as accepted, then publish it."""
-        self._metrics.accepted(record.report_type, record.format)
-        return await super().dispatch(record)
+    @property
+    def store(self) -> ObjectStore:
+        """The S3 object store."""
+        return self.connections.store
 
 
 @contextlib.asynccontextmanager
-async def open_resources(
-    settings: Settings, metrics: BffMetrics | None = None
-) -> AsyncIterator[Resources]:
+async def open_resources(settings: Settings, metrics: BffMetrics) -> AsyncIterator[Resources]:
     """Open every connection the BFF uses, and close them all on exit; `metrics` counts
-    the accepted requests."""
+    what the BFF's transitions do."""
     verifier = TokenVerifier(settings)
-    engine = create_engine(settings)
-    redis = create_redis(settings)
-    amqp = await connect_amqp(settings.amqp_url.get_secret_value())
-    try:
-        channel = await amqp.channel(publisher_confirms=True)
-        declared = await declare_for(amqp, channel, settings)
-        repository = ReportRepository(engine)
+    async with open_connections(settings) as connections:
+        requests = PgRequestRepository(connections.pool)
         yield Resources(
             settings=settings,
-            engine=engine,
-            repository=repository,
-            amqp=amqp,
-            dispatcher=CountingDispatcher(
-                JobPublisher(declared, settings.publish_timeout_seconds),
-                repository,
-                metrics if metrics is not None else BffMetrics(),
+            connections=connections,
+            requests=requests,
+            transitions=RequestTransitions(
+                requests, connections.announcer(metrics), settings.owner_limits
             ),
-            redis=redis,
-            cache=StatusCache.from_settings(redis, settings),
-            store=ObjectStore(settings),
             verifier=verifier,
         )
-    finally:
-        await amqp.close()
-        await redis.aclose()
-        await engine.dispose()
 
 
 class ResourcesOnDemand:
@@ -98,7 +62,7 @@ class ResourcesOnDemand:
     later invocation that the same warm process serves reuses them.
     """
 
-    def __init__(self, settings: Settings, metrics: BffMetrics | None = None) -> None:
+    def __init__(self, settings: Settings, metrics: BffMetrics) -> None:
         self._settings = settings
         self._metrics = metrics
         self._stack = contextlib.AsyncExitStack()

@@ -1,14 +1,25 @@
 """HTTP errors: JSON bodies with a stable `code`, a message and the offending field's path."""
 
 import logging
+import math
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from relatoria_shared.domain.request_errors import (
+    IdempotencyKeyReused,
+    InvalidCursor,
+    NotCancellable,
+    OwnerLimitReached,
+    ReportExpired,
+    ReportNotFound,
+    ReportNotReady,
+    RequestRefused,
+)
 from relatoria_shared.domain.validation import RequestRejected
 
 log = logging.getLogger(__name__)
@@ -41,9 +52,23 @@ def error_body(code: str, message: str, path: str | None = None, **extra: Any) -
     return {"code": code, "message": message, "path": path, **extra}
 
 
-def not_found() -> ApiError:
-    """Absent and not-yours look the same, so ids cannot be probed."""
-    return ApiError(404, "NOT_FOUND", "no such report")
+# Absent and not-yours look the same (404), so ids cannot be probed.
+_REFUSAL_STATUS: dict[type[RequestRefused], int] = {
+    ReportNotFound: 404,
+    IdempotencyKeyReused: 422,
+    NotCancellable: 409,
+    ReportNotReady: 409,
+    ReportExpired: 410,
+    InvalidCursor: 400,
+    OwnerLimitReached: 429,
+}
+
+
+def _refusal_status(exc: RequestRefused) -> int:
+    for kind in type(exc).__mro__:
+        if kind in _REFUSAL_STATUS:
+            return _REFUSAL_STATUS[kind]
+    return 400
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -60,6 +85,20 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
         error_body(exc.code, exc.message, exc.path, **exc.extra),
         status_code=exc.status_code,
         headers=exc.headers,
+    )
+
+
+async def _refused(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestRefused)
+    extra = dict(exc.extra)
+    path = extra.pop("path", None)
+    headers = None
+    if isinstance(exc, OwnerLimitReached):
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_seconds)))}
+    return JSONResponse(
+        error_body(exc.code, exc.message, path, **extra),
+        status_code=_refusal_status(exc),
+        headers=headers,
     )
 
 
@@ -96,12 +135,14 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DBAPIError)
-    # Lost or refused connections are an outage (503, retry); anything else is a bug.
-    if not (isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated):
-        return await _unexpected(request, exc)
-    return await _unavailable(request, exc)
+_OUTAGES = (
+    asyncpg.PostgresConnectionError,  # lost connections
+    asyncpg.InterfaceError,  # a connection closed under the pool
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, restarting, cancelled
+    asyncpg.exceptions.InsufficientResourcesError,  # out of connections, disk
+    OSError,  # refused connections
+    TimeoutError,  # a statement or connection past its time limit
+)
 
 
 async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -121,8 +162,9 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error the app can raise answer in the one JSON shape."""
     app.add_exception_handler(Exception, _unexpected)
-    app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(OSError, _unavailable)  # e.g. PostgreSQL refusing connections
+    for outage in _OUTAGES:
+        app.add_exception_handler(outage, _unavailable)
+    app.add_exception_handler(RequestRefused, _refused)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestRejected, _rejected)
     app.add_exception_handler(RequestValidationError, _validation)

@@ -23,12 +23,14 @@ async def readyz(resources: Deps) -> JSONResponse:
     """Ready when PostgreSQL and RabbitMQ answer; Redis is reported but optional."""
     checks: dict[str, str] = {}
     try:
-        await asyncio.wait_for(resources.repository.ping(), _CHECK_TIMEOUT)
+        await asyncio.wait_for(resources.requests.ping(), _CHECK_TIMEOUT)
         checks["postgres"] = "ok"
     except Exception as exc:
         checks["postgres"] = f"error: {type(exc).__name__}"
     # A robust connection is never "closed" while it reconnects; `connected` tells.
-    connected = not resources.amqp.is_closed and resources.amqp.connected.is_set()
+    broker = resources.connections.broker
+    amqp = broker.connection if broker else None
+    connected = amqp is not None and not amqp.is_closed and amqp.connected.is_set()
     checks["rabbitmq"] = "ok" if connected else "error: disconnected"
     redis_ok = await resources.cache.ping()
     checks["redis"] = "ok" if redis_ok else "unavailable (status reads fall back to PostgreSQL)"

@@ -16,8 +16,10 @@ from prometheus_client import (
     generate_latest,
 )
 
-from relatoria_shared.domain.formats import ReportFormat
+from relatoria_shared.domain.errors import ErrorCode
+from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.metrics_registry import process_registry
+from relatoria_shared.transitions.announce import Transition
 
 METRICS_PATH = "/metrics"
 
@@ -59,9 +61,16 @@ class BffMetrics:
             registry=registry,
         )
 
-    def accepted(self, report_type: str, fmt: ReportFormat) -> None:
-        """Count a newly recorded request."""
-        self.reports_accepted.labels(report_type, fmt.value).inc()
+    def transitioned(
+        self,
+        transition: Transition,
+        record: ReportRecord,
+        code: ErrorCode | None = None,
+        waited_seconds: float | None = None,
+    ) -> None:
+        """Count the BFF's state changes: newly recorded requests (see `Transition`)."""
+        if transition is Transition.ACCEPTED:
+            self.reports_accepted.labels(record.report_type, record.format.value).inc()
 
 
 router = APIRouter(tags=["health"])

@@ -41,7 +41,7 @@ class ArtifactBuilder:
         renderer_for: Callable[[ReportFormat], Renderer],
         priority: InteractiveFirst,
         *,
-        metrics: WorkerMetrics | None = None,
+        metrics: WorkerMetrics,
     ) -> None:
         """Bulk renders step aside for the interactive work `priority` knows of; `metrics`
         times each file's render and upload."""
@@ -50,7 +50,7 @@ class ArtifactBuilder:
         self._temp_dir = temp_dir
         self._renderer_for = renderer_for
         self._priority = priority
-        self._metrics = metrics if metrics is not None else WorkerMetrics()
+        self._metrics = metrics
 
     def build(
         self, record: ReportRecord, source: RowSource, control: JobControl, lane: Lane

@@ -1,30 +1,36 @@
-"""The AMQP edge of the worker: decode a delivery, claim it, settle the message, run it.
+"""The AMQP edge of the worker: a delivery wakes it to claim the next job of its lane.
 
-The acknowledgement policy lives here and only here:
+Messages only wake workers: PostgreSQL decides which request runs next (fairly across
+owners), so a delivery claims whatever is due in its lane, not necessarily the request it
+names. The acknowledgement policy lives here and only here:
 - a body that is not a job message can never succeed: reject it (the work queue
   dead-letters it);
 - once the claim is committed, PostgreSQL owns the job: ack at once. A long render then
-  never meets RabbitMQ's consumer timeout, and a crash is recovered by the lease expiring
-  and the sweeper, not by redelivery;
-- not claimable (a duplicate, a late delivery, a finished request): ack, nothing to do;
+  never meets RabbitMQ's consumer timeout, and a crash is recovered by the sweeper (the
+  worker's liveness lock released, or its lease expired), not by redelivery;
+- nothing due (the wake-up's request already claimed by an idle worker, or finished):
+  ack, nothing to do;
 - PostgreSQL unreachable for the claim: keep the delivery and try the claim again with
   backoff. Requeueing would count against the queue's delivery limit and dead-letter
   healthy requests during a database restart; holding the slot also stops this worker
   from taking more work it cannot claim. Only after `CLAIM_PATIENCE_SECONDS` is the
   delivery handed back.
+Besides deliveries, a free slot with no wake-up for `idle_poll_seconds` claims due work on
+its own: a wake-up the broker lost delays a request by no more than that.
 """
 
 import asyncio
+import contextlib
 import logging
 
 from aio_pika.abc import AbstractIncomingMessage
 from opentelemetry.trace import SpanKind
 
 from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.domain.report import ReportRecord
+from relatoria_shared.domain.report import Job
 from relatoria_shared.logging_setup import log_context
 from relatoria_shared.messaging.contract import JobMessage, MalformedMessage
-from relatoria_shared.tracing import context_from, span
+from relatoria_shared.tracing import context_from, past_span, span
 from relatoria_worker.job_runner import JobRunner
 from relatoria_worker.metrics import Outcome, WorkerMetrics
 from relatoria_worker.outage import through_outage
@@ -35,14 +41,20 @@ CLAIM_PATIENCE_SECONDS = 300.0
 
 
 class JobConsumer:
-    """The callback given to `queue.consume`; one call per delivery, run concurrently.
+    """The callback given to `queue.consume`, one call per delivery, run concurrently; and
+    the idle poller of the same lane.
 
     Acked deliveries no longer count against the prefetch, so a semaphore bounds how many
     jobs run at once.
     """
 
     def __init__(
-        self, runner: JobRunner, concurrency: int, lane: Lane, metrics: WorkerMetrics
+        self,
+        runner: JobRunner,
+        concurrency: int,
+        lane: Lane,
+        metrics: WorkerMetrics,
+        idle_poll_seconds: float,
     ) -> None:
         """One consumer per lane's queue; `metrics` counts its skipped deliveries."""
         self._runner = runner
@@ -50,15 +62,21 @@ class JobConsumer:
         self._closing = False
         self._lane = lane
         self._metrics = metrics
+        self._idle_poll = idle_poll_seconds
+        self._woken = asyncio.Event()
+        self.idle_jobs: set[asyncio.Task[None]] = set()
+        """Jobs the idle poller claimed and runs (shutdown waits for them too)."""
 
     def close(self) -> None:
         """Stop starting jobs: deliveries still waiting for a slot go back to the queue."""
         self._closing = True
+        self._woken.set()
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
         """Handle one delivery and settle it exactly once."""
+        self._woken.set()
         try:
-            job = JobMessage.decode(message.body)
+            woken_for = JobMessage.decode(message.body)
         except MalformedMessage as exc:
             log.error("rejected a malformed message", extra={"error": str(exc)})
             await message.reject(requeue=False)
@@ -67,48 +85,89 @@ class JobConsumer:
             if self._closing:
                 await message.nack(requeue=True)
                 return
-            # The job's spans continue the trace of whoever published it (the BFF's
-            # request, a retry, the sweeper), and its log lines carry its request id.
-            with (
-                span(
-                    "report job",
-                    context=context_from(message.headers),
-                    kind=SpanKind.CONSUMER,
-                    attributes={
-                        "messaging.system": "rabbitmq",
-                        "relatoria.request_id": str(job.request_id),
-                        "relatoria.lane": self._lane.value,
-                    },
-                ),
-                log_context(request_id=str(job.request_id)),
-            ):
-                await self._settle_and_run(message, job)
+            try:
+                job = await self._claim_patiently()
+            except Exception:
+                log.exception("claim failed; requeued")
+                await message.nack(requeue=True)
+                return
+            try:
+                await message.ack()
+            except Exception:
+                # The claim is committed, so PostgreSQL owns the job: run it anyway. The
+                # broker redelivers the message, a wake-up like any other.
+                log.warning("ack failed after the claim")
+            if job is None:
+                self._metrics.job_finished(self._lane, Outcome.SKIPPED)
+                log.info(
+                    "job skipped: not claimable (duplicate or finished)",
+                    extra={"request_id": str(woken_for.request_id), "lane": self._lane.value},
+                )
+                return
+            await self._run(job)
 
-    async def _settle_and_run(self, message: AbstractIncomingMessage, job: JobMessage) -> None:
-        try:
-            with span("claim"):
-                claimed = await self._claim_patiently(job)
-        except Exception:
-            log.exception("claim failed; requeued")
-            await message.nack(requeue=True)
-            return
-        try:
-            await message.ack()
-        except Exception:
-            # The claim is committed, so PostgreSQL owns the job: run it anyway. The
-            # broker redelivers the message, and that delivery finds nothing to claim.
-            log.warning("ack failed after the claim")
-        if claimed is None:
-            self._metrics.job_finished(self._lane, Outcome.SKIPPED)
-        else:
-            await self._runner.process(claimed)
+    async def poll_while_idle(self) -> None:
+        """Until closed: whenever a free slot has had no wake-up for `idle_poll_seconds`,
+        claim due work directly (and keep claiming while there is some)."""
+        while not self._closing:
+            self._woken.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._woken.wait(), self._idle_poll)
+            if self._woken.is_set() or self._slots.locked():
+                continue
+            try:
+                await self._claim_while_due()
+            except Exception:
+                log.warning("idle claim failed", exc_info=True)
 
-    async def _claim_patiently(self, job: JobMessage) -> ReportRecord | None:
+    async def _claim_while_due(self) -> None:
+        while not self._closing and not self._slots.locked():
+            await self._slots.acquire()  # held by the job's task from here on
+            try:
+                job = await self._runner.claim(self._lane)
+            except BaseException:
+                self._slots.release()
+                raise
+            if job is None:
+                self._slots.release()
+                return
+            log.info("idle worker found due work", extra={"request_id": str(job.record.id)})
+            task = asyncio.create_task(self._run_then_release(job))
+            self.idle_jobs.add(task)
+            task.add_done_callback(self.idle_jobs.discard)
+
+    async def _run_then_release(self, job: Job) -> None:
+        try:
+            await self._run(job)
+        finally:
+            self._slots.release()
+
+    async def _run(self, job: Job) -> None:
+        # The job's spans continue the trace of the POST that created its request (its
+        # context is stored with it), and its log lines carry its request id.
+        record = job.record
+        with (
+            span(
+                "report job",
+                context=context_from({"traceparent": job.traceparent or ""}),
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "rabbitmq",
+                    "relatoria.request_id": str(record.id),
+                    "relatoria.lane": self._lane.value,
+                },
+            ),
+            log_context(request_id=str(record.id)),
+        ):
+            past_span("claim", record.started_at)
+            await self._runner.process(job)
+
+    async def _claim_patiently(self) -> Job | None:
         return await through_outage(
-            lambda: self._runner.claim(job),
+            lambda: self._runner.claim(self._lane),
             what="claim",
             patience_seconds=CLAIM_PATIENCE_SECONDS,
             max_delay_seconds=10.0,
-            context={"request_id": str(job.request_id)},
+            context={"lane": self._lane.value},
             give_up=lambda: self._closing,
         )

@@ -1,14 +1,13 @@
 """One job, start to finish: claim, build the artifact under a heartbeat, settle the outcome.
 
-Every outcome is recorded in PostgreSQL first, then mirrored to the Redis status cache:
-- done: the artifact is recorded, fenced by the claim;
-- a failure the retry policy retries: back to `queued` with the error and the time of the
-  next attempt visible, the job parked in the delay queue of its backoff level;
+Every outcome is one call of the transition service (`JobTransitions`), which records it
+in PostgreSQL, fenced by the claim, then mirrors, messages and counts it:
+- done: the artifact is recorded;
+- a failure the retry policy retries: back to `queued` until its backoff delay passed;
 - any other failure: `error`, and a dead letter saying why;
-- the claim lost (cancelled by its owner, or taken over after a lease expiry): nothing is
-  recorded; a cancelled request's uploaded file is removed;
+- the claim lost (cancelled by its owner, or taken back after its worker seemed dead):
+  nothing is recorded; a cancelled request's uploaded file is removed;
 - shutdown: the job is handed back to the queue, its attempt not counted.
-A job that is not claimable (a duplicate or late delivery) does nothing.
 """
 
 import asyncio
@@ -19,23 +18,17 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
-from datetime import timedelta
 from typing import TypeVar
 
-from relatoria_shared.cache.status_cache import StatusCache
-from relatoria_shared.catalog import lane_for
-from relatoria_shared.db.repository import ReportRepository
-from relatoria_shared.dispatch import Dispatcher
 from relatoria_shared.domain.errors import ErrorCode, ReportError, StorageError
 from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.domain.report import Artifact, Progress, ReportRecord, status_document
+from relatoria_shared.domain.report import Artifact, Job, Progress, ReportRecord
 from relatoria_shared.domain.retry_policy import Retry, RetryPolicy
 from relatoria_shared.domain.status import ReportStatus
-from relatoria_shared.messaging.contract import JobMessage
-from relatoria_shared.messaging.publisher import JobPublisher
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore, object_key
 from relatoria_shared.tracing import span
+from relatoria_shared.transitions.jobs import JobTransitions
 from relatoria_worker.artifact_builder import ArtifactBuilder
 from relatoria_worker.interactive_first import InteractiveFirst
 from relatoria_worker.job_control import JobControl, JobStopped, StopReason
@@ -54,15 +47,13 @@ class JobRunner:
         self,
         *,
         settings: Settings,
-        repository: ReportRepository,
-        cache: StatusCache,
+        transitions: JobTransitions,
         builder: ArtifactBuilder,
         sources: RowSources,
         executors: Mapping[Lane, Executor],
-        publisher: JobPublisher,
         store: ObjectStore,
         priority: InteractiveFirst,
-        metrics: WorkerMetrics | None = None,
+        metrics: WorkerMetrics,
     ) -> None:
         """`executors` run each lane's renders: separate threads, so a lane's concurrency
         bounds its renders and bulk renders can run at a lower CPU priority. `priority`
@@ -71,46 +62,29 @@ class JobRunner:
         of it: its database writes, upload and status updates, not only its render.
         `metrics` counts every job's outcome."""
         self._settings = settings
-        self._repository = repository
-        self._cache = cache
+        self._transitions = transitions
         self._builder = builder
         self._sources = sources
         self._executors = executors
-        self._dispatcher = Dispatcher(publisher, repository)
         self._store = store
         self._priority = priority
         self._policy: RetryPolicy = settings.retry_policy
-        self._lease = timedelta(seconds=settings.lease_seconds)
         self._active: dict[uuid.UUID, JobControl] = {}
-        self._metrics = metrics if metrics is not None else WorkerMetrics()
+        self._metrics = metrics
 
-    async def claim(self, job: JobMessage) -> ReportRecord | None:
-        """Claim the job's request for this worker; None if it is not claimable."""
-        # When it became due (its retry time, or when it was last queued): the claim
-        # overwrites both, so read it first.
-        due_at = await self._repository.due_at(job.request_id)
-        claimed = await self._repository.claim(
-            job.request_id, self._settings.worker_id, self._lease
-        )
-        if claimed is not None and claimed.started_at is not None:
-            waited = claimed.started_at - (due_at or claimed.created_at)
-            lane = lane_for(claimed.report_type)
-            self._metrics.queued.labels(lane.value).observe(max(waited.total_seconds(), 0.0))
-        if claimed is None:
-            log.info(
-                "job skipped: not claimable (duplicate or finished)",
-                extra={"request_id": str(job.request_id), "worker_id": self._settings.worker_id},
-            )
-        return claimed
+    async def claim(self, lane: Lane) -> Job | None:
+        """Claim the next due request of `lane` for this worker; None if there is none."""
+        return await self._transitions.claim_next(lane)
 
     def stop_all(self, reason: StopReason) -> None:
         """Tell every running job to stop at its next row."""
         for control in self._active.values():
             control.stop(reason)
 
-    async def process(self, claimed: ReportRecord) -> None:
+    async def process(self, job: Job) -> None:
         """Run a claimed job to one recorded outcome. Never raises: what it cannot record,
         the lease expiry and the sweeper recover."""
+        claimed = job.record
         context: dict[str, object] = {
             "request_id": str(claimed.id),
             "worker_id": self._settings.worker_id,
@@ -121,15 +95,14 @@ class JobRunner:
         self._active[claimed.id] = control
         heartbeat = asyncio.create_task(self._keep_claim(claimed, control, context))
         started = time.monotonic()
-        lane = lane_for(claimed.report_type)
+        lane = claimed.lane
         interactive = lane is Lane.INTERACTIVE
         in_flight = self._metrics.in_flight.labels(lane.value)
         in_flight.inc()
         try:
             with self._priority.interactive() if interactive else contextlib.nullcontext():
                 log.info("job started", extra=context)
-                await self._cache.put(status_document(claimed))
-                outcome = await self._build(claimed, control)
+                outcome = await self._build(job, control)
                 context["duration_s"] = round(time.monotonic() - started, 3)
                 with span("finalize"):
                     await self._settle(claimed, outcome, context)
@@ -140,11 +113,11 @@ class JobRunner:
             heartbeat.cancel()
             self._active.pop(claimed.id, None)
 
-    async def _build(self, claimed: ReportRecord, control: JobControl) -> Artifact | Exception:
+    async def _build(self, job: Job, control: JobControl) -> Artifact | Exception:
         try:
-            async with self._sources.open(claimed, control.check) as source:
+            async with self._sources.open(job, control.check) as source:
                 control.expect(source.expected_rows)
-                return await self._render(claimed, source, control)
+                return await self._render(job.record, source, control)
         except Exception as exc:
             return exc
 
@@ -153,7 +126,7 @@ class JobRunner:
     ) -> Artifact | Exception:
         # In a thread: rendering is CPU-bound and boto3 blocks; the loop keeps heartbeating
         # (and fetching the rows of a data-source report).
-        lane = lane_for(claimed.report_type)
+        lane = claimed.lane
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(
             # With this task's context, so the render's spans and log lines join the job's.
@@ -182,13 +155,12 @@ class JobRunner:
         self, claimed: ReportRecord, outcome: Artifact | Exception, context: dict[str, object]
     ) -> None:
         if isinstance(outcome, Artifact):
-            done = await self._persist(lambda: self._repository.complete(claimed, outcome), context)
+            done = await self._persist(
+                lambda: self._transitions.complete(claimed, outcome), context
+            )
             if done is None:
                 await self._claim_lost(claimed, context)
                 return
-            self._finished(claimed, Outcome.DONE)
-            self._metrics.artifact_recorded(claimed.format, outcome.size_bytes, outcome.row_count)
-            await self._cache.put(status_document(done))
             log.info(
                 "job done",
                 extra=context | {"size_bytes": outcome.size_bytes, "rows": outcome.row_count},
@@ -218,38 +190,28 @@ class JobRunner:
         decision = self._policy.decide(code, claimed.attempts, claimed.max_attempts)
         context |= {"error_code": code.value, "error": message}
         if isinstance(decision, Retry):
-            delay = timedelta(seconds=decision.delay_seconds)
+            delay = decision.delay_seconds
             retrying = await self._persist(
-                lambda: self._repository.schedule_retry(claimed, code, message, delay), context
+                lambda: self._transitions.retry(claimed, code, message, delay), context
             )
             if retrying is None:
                 await self._claim_lost(claimed, context, code)
                 return
-            self._finished(claimed, Outcome.RETRIED, code)
-            await self._cache.put(status_document(retrying))
-            log.warning(
-                "job failed; retrying",
-                extra=context | {"retry_in_s": round(decision.delay_seconds, 2)},
-            )
-            await self._dispatcher.park(retrying, decision.delay_seconds)
+            log.warning("job failed; retrying", extra=context | {"retry_in_s": round(delay, 2)})
             return
-        failed = await self._persist(lambda: self._repository.fail(claimed, code, message), context)
+        failed = await self._persist(
+            lambda: self._transitions.fail(claimed, code, message), context
+        )
         if failed is None:
             await self._claim_lost(claimed, context, code)
             return
-        self._finished(claimed, Outcome.DEAD_LETTERED, code)
-        await self._cache.put(status_document(failed))
         log.warning("job gave up; dead-lettered", extra=context | {"reason": decision.reason})
-        await self._dispatcher.dead_letter(failed)
 
     async def _hand_back(self, claimed: ReportRecord, context: dict[str, object]) -> None:
-        released = await self._repository.release(claimed)
+        released = await self._transitions.release(claimed)
         if released is None:
             self._finished(claimed, Outcome.CLAIM_LOST)
             return
-        self._finished(claimed, Outcome.HANDED_BACK)
-        await self._cache.put(status_document(released))
-        await self._dispatcher.dispatch(released)
         log.info("job handed back at shutdown", extra=context)
 
     async def _claim_lost(
@@ -258,8 +220,8 @@ class JobRunner:
         """The claim is gone (while recording a failure of `code`, if any). If the owner
         cancelled, remove what this attempt uploaded; if another worker took over, leave its
         (same-keyed) file alone."""
-        current = await self._repository.get(claimed.id)
-        if current is None or current.status is not ReportStatus.CANCELLED:
+        current = await self._transitions.status(claimed.id)
+        if current is not ReportStatus.CANCELLED:
             self._finished(claimed, Outcome.CLAIM_LOST, code)
             log.warning("job's claim was lost to another worker; result discarded", extra=context)
             return
@@ -274,7 +236,7 @@ class JobRunner:
     def _finished(
         self, claimed: ReportRecord, outcome: Outcome, code: ErrorCode | None = None
     ) -> None:
-        self._metrics.job_finished(lane_for(claimed.report_type), outcome, code)
+        self._metrics.job_finished(claimed.lane, outcome, code)
 
     async def _keep_claim(
         self, claimed: ReportRecord, control: JobControl, context: dict[str, object]
@@ -293,9 +255,9 @@ class JobRunner:
             try:
                 progress = control.progress()
                 if progress is None or progress == shown:
-                    held = await self._repository.heartbeat(claimed, self._lease)
+                    held = await self._transitions.heartbeat(claimed)
                 else:
-                    held = await self._show_progress(claimed, progress)
+                    held = await self._transitions.progress(claimed, progress)
                     shown = progress
             except Exception as exc:
                 log.warning("heartbeat failed", extra=context | {"error": type(exc).__name__})
@@ -307,15 +269,6 @@ class JobRunner:
                 control.stop(StopReason.LOST_CLAIM)
                 return
             last_held = time.monotonic()
-
-    async def _show_progress(self, claimed: ReportRecord, progress: Progress) -> bool:
-        """Extend the lease and publish `progress` in the status document: once per
-        heartbeat at most, never per row. False if the claim is gone."""
-        record = await self._repository.heartbeat_with_progress(claimed, self._lease, progress)
-        if record is None:
-            return False
-        await self._cache.put(status_document(record))
-        return True
 
     async def _persist(self, write: Callable[[], Awaitable[T]], context: dict[str, object]) -> T:
         """Record an outcome, retrying through a database outage while the lease allows.

@@ -22,6 +22,8 @@ from prometheus_client import (
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.domain.lanes import Lane
+from relatoria_shared.domain.report import ReportRecord
+from relatoria_shared.transitions.announce import Transition
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +49,6 @@ class Outcome(StrEnum):
     HANDED_BACK = "handed_back"  # shutdown: back to the queue, its attempt uncounted
     CLAIM_LOST = "claim_lost"  # another worker took it over after a lease expiry
     SKIPPED = "skipped"  # not claimable: a duplicate or late delivery
-
-
-class SweepReason(StrEnum):
-    """Why the sweeper published a `queued` request."""
-
-    UNPUBLISHED = "unpublished"  # its publish was never confirmed
-    LOST = "lost"  # published, but not picked up long after: the message seems lost
 
 
 class WorkerMetrics:
@@ -120,15 +115,10 @@ class WorkerMetrics:
             ["lane", "error_code"],
             registry=r,
         )
-        self.sweeper_republished = Counter(
-            "relatoria_sweeper_republished_total",
-            "Queued requests the sweeper published.",
-            ["reason"],
-            registry=r,
-        )
         self.lease_expiries = Counter(
             "relatoria_lease_expiries_total",
-            "Processing requests whose lease expired, requeued or failed by the sweeper.",
+            "Processing requests taken back from a dead worker (liveness lock released) or a "
+            "silent one (lease expired), requeued or failed by the sweeper.",
             registry=r,
         )
         self.oldest_queued_age = Gauge(
@@ -149,8 +139,6 @@ class WorkerMetrics:
                 self.dead_letters.labels(lane.value, code)
                 for outcome in Outcome:
                     self.jobs.labels(lane.value, outcome.value, code)
-        for reason in SweepReason:
-            self.sweeper_republished.labels(reason.value)
 
     def job_finished(self, lane: Lane, outcome: Outcome, code: ErrorCode | None = None) -> None:
         """Count a job's outcome (and a retry or dead letter, for those outcomes)."""
@@ -160,6 +148,32 @@ class WorkerMetrics:
             self.retries.labels(lane.value, error_code).inc()
         elif outcome is Outcome.DEAD_LETTERED:
             self.dead_letters.labels(lane.value, error_code).inc()
+
+    def transitioned(
+        self,
+        transition: Transition,
+        record: ReportRecord,
+        code: ErrorCode | None = None,
+        waited_seconds: float | None = None,
+    ) -> None:
+        """Count the state changes a worker makes (`TransitionMetrics`)."""
+        lane = record.lane
+        if transition is Transition.CLAIMED and waited_seconds is not None:
+            self.queued.labels(lane.value).observe(waited_seconds)
+        elif transition is Transition.DONE:
+            self.job_finished(lane, Outcome.DONE)
+            if record.artifact is not None:
+                self.artifact_recorded(
+                    record.format, record.artifact.size_bytes, record.artifact.row_count
+                )
+        elif transition in _JOB_OUTCOMES:
+            self.job_finished(lane, _JOB_OUTCOMES[transition], code)
+        elif transition in (Transition.TAKEN_BACK, Transition.ABANDONED):
+            # No job outcome: the worker that ran it never recorded one.
+            self.lease_expiries.inc()
+            error_code = code.value if code is not None else ""
+            counter = self.retries if transition is Transition.TAKEN_BACK else self.dead_letters
+            counter.labels(lane.value, error_code).inc()
 
     def file_stored(self, fmt: ReportFormat, render_seconds: float, upload_seconds: float) -> None:
         """Observe how long a file took to render, then to finish uploading."""
@@ -178,6 +192,13 @@ class WorkerMetrics:
             oldest[lane] = max(oldest[lane], age)
         for lane, age in oldest.items():
             self.oldest_queued_age.labels(lane.value).set(age)
+
+
+_JOB_OUTCOMES = {
+    Transition.RETRIED: Outcome.RETRIED,
+    Transition.DEAD_LETTERED: Outcome.DEAD_LETTERED,
+    Transition.HANDED_BACK: Outcome.HANDED_BACK,
+}
 
 
 def serve(registry: CollectorRegistry, port: int) -> WSGIServer:

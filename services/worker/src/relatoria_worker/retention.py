@@ -20,12 +20,11 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from relatoria_shared.cache.status_cache import StatusCache
-from relatoria_shared.db.repository import ReportRepository
 from relatoria_shared.domain.errors import StorageError
-from relatoria_shared.domain.report import ReportRecord, status_document
+from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore, object_key
+from relatoria_shared.transitions.maintenance import MaintenanceTransitions
 
 log = logging.getLogger(__name__)
 
@@ -55,36 +54,32 @@ class ArtifactCleanup:
         self,
         *,
         settings: Settings,
-        repository: ReportRepository,
-        cache: StatusCache,
+        transitions: MaintenanceTransitions,
         store: ObjectStore,
         batch: int = BATCH,
     ) -> None:
         self._settings = settings
-        self._repository = repository
-        self._cache = cache
+        self._transitions = transitions
         self._store = store
         self._batch = batch
 
     async def run_once(self, now: datetime | None = None) -> CleanupResult:
         """Expire every due report (due as of `now`, PostgreSQL's clock by default)."""
         retention = self._settings.artifact_retention
-        while await self._repository.stamp_missing_expiry(retention):
+        while await self._transitions.stamp_missing_expiry(retention):
             pass  # rows finished before expiries were stamped: one scan by expiry after
         expired = batches = 0
         not_deleted: set[uuid.UUID] = set()
         while True:
-            records, failed = await self._repository.expire_due(
+            count, failed = await self._transitions.expire_due(
                 self._batch, delete=self._delete, skip=not_deleted, now=now
             )
             batches += 1
-            for record in records:
-                await self._cache.put(status_document(record))
-            expired += len(records)
+            expired += count
             not_deleted.update(failed)
             # A short batch: nothing more is due, or other cleanups hold the rest. One that
             # deleted nothing: S3 itself is failing, so the next pass tries again.
-            if len(records) + len(failed) < self._batch or (failed and not records):
+            if count + len(failed) < self._batch or (failed and not count):
                 break
         result = CleanupResult(expired=expired, failed=len(not_deleted), batches=batches)
         if expired or not_deleted:

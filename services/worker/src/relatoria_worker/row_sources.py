@@ -3,10 +3,11 @@
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from relatoria_shared.catalog import CATALOG
 from relatoria_shared.domain.errors import InvalidParametersError
-from relatoria_shared.domain.report import ReportRecord
+from relatoria_shared.domain.report import Job
 from relatoria_shared.domain.table import Cell, Column, columns_from_stored, typed_rows
 from relatoria_worker.data_source import ReportingDatabase
 
@@ -28,19 +29,18 @@ class RowSources:
         self._reporting = reporting
 
     @contextlib.asynccontextmanager
-    async def open(
-        self, record: ReportRecord, check_stop: Callable[[], None]
-    ) -> AsyncIterator[RowSource]:
-        """The rows of `record`'s report, open for as long as the context lasts;
+    async def open(self, job: Job, check_stop: Callable[[], None]) -> AsyncIterator[RowSource]:
+        """The rows of `job`'s report, open for as long as the context lasts;
         `check_stop` raises in the render thread once the job must stop."""
-        info = CATALOG.get(record.report_type)
+        report_type = job.record.report_type
+        info = CATALOG.get(report_type)
         if info is None:
-            raise InvalidParametersError(f"unknown report type {record.report_type!r}")
+            raise InvalidParametersError(f"unknown report type {report_type!r}")
         if info.data_source is None:
-            yield _inline(record)
+            yield _inline(job.parameters)
             return
         try:
-            query = info.data_source.query(record.parameters)
+            query = info.data_source.query(job.parameters)
         except ValueError as exc:  # pydantic's ValidationError is a ValueError
             raise InvalidParametersError(f"the stored parameters are unusable: {exc}") from None
         async with self._reporting.stream(query, check_stop) as stream:
@@ -51,10 +51,10 @@ class RowSources:
             )
 
 
-def _inline(record: ReportRecord) -> RowSource:
+def _inline(parameters: dict[str, Any]) -> RowSource:
     try:
-        columns = columns_from_stored(record.parameters["columns"])
-        rows = record.parameters.get("rows", [])
+        columns = columns_from_stored(parameters["columns"])
+        rows = parameters.get("rows", [])
         expected = len(rows)
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidParametersError(f"the stored parameters are unusable: {exc}") from None

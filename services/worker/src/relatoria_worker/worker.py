@@ -13,16 +13,17 @@ from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
-from relatoria_shared.cache.status_cache import StatusCache, create_redis
-from relatoria_shared.db.engine import create_engine
-from relatoria_shared.db.repository import ReportRepository
+from relatoria_shared.connections import Connections, open_connections
+from relatoria_shared.db.jobs import PgJobRepository
+from relatoria_shared.db.maintenance import PgMaintenanceRepository
+from relatoria_shared.db.worker_presence import worker_presence
 from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.messaging.connection import connect as connect_amqp
-from relatoria_shared.messaging.publisher import JobPublisher
-from relatoria_shared.messaging.topology import Topology, declare_for
+from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.metrics_registry import process_registry
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
+from relatoria_shared.transitions.jobs import JobTransitions
+from relatoria_shared.transitions.maintenance import MaintenanceTransitions
 from relatoria_worker.artifact_builder import ArtifactBuilder
 from relatoria_worker.consumer import JobConsumer
 from relatoria_worker.data_source import ReportingDatabase
@@ -50,63 +51,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     )
     metrics = WorkerMetrics(process_registry())
     server = serve(metrics.registry, settings.metrics_port) if settings.metrics_port else None
-    engine = create_engine(settings)
-    redis = create_redis(settings)
     executors = render_executors(settings)
-    amqp = await connect_amqp(settings.amqp_url.get_secret_value())
     try:
-        publishing = await amqp.channel(publisher_confirms=True)
-        declared = await declare_for(amqp, publishing, settings)
-        repository = ReportRepository(engine, artifact_retention=settings.artifact_retention)
-        cache = StatusCache.from_settings(redis, settings)
-        publisher = JobPublisher(declared, settings.publish_timeout_seconds)
-        store = ObjectStore(settings)
-        runner = create_job_runner(
-            settings,
-            repository=repository,
-            cache=cache,
-            publisher=publisher,
-            store=store,
-            executors=executors,
-            metrics=metrics,
-        )
-        settle_garbage_collector()
-        sweeper = asyncio.create_task(
-            Sweeper(
-                settings=settings,
-                repository=repository,
-                cache=cache,
-                publisher=publisher,
-                metrics=metrics,
-            ).run()
-        )
-        in_flight: set[asyncio.Task[Any]] = set()
-        consumers: list[tuple[JobConsumer, AbstractQueue, str]] = []
-        for lane in dict.fromkeys(settings.worker_lanes):
-            consumer = JobConsumer(runner, settings.lane_concurrency(lane), lane, metrics)
-            queue, tag = await _consume(amqp, settings, lane, _tracked(consumer, in_flight))
-            consumers.append((consumer, queue, tag))
-        log.info(
-            "worker consuming",
-            extra={
-                "worker_id": settings.worker_id,
-                "queues": [queue.name for _, queue, _ in consumers],
-                "concurrency": {
-                    lane.value: settings.lane_concurrency(lane) for lane in settings.worker_lanes
-                },
-            },
-        )
-        await stop.wait()
-        log.info("worker stopping: no new jobs", extra={"in_flight": len(in_flight)})
-        for consumer, queue, tag in consumers:
-            consumer.close()
-            await queue.cancel(tag)
-        await _drain(in_flight, runner, settings.shutdown_grace_seconds)
-        sweeper.cancel()
+        async with (
+            open_connections(settings) as connections,
+            worker_presence(settings),
+        ):
+            await _serve(settings, connections, executors, metrics, stop)
     finally:
-        await amqp.close()
-        await redis.aclose()
-        await engine.dispose()
         for executor in executors.values():
             executor.shutdown(wait=False, cancel_futures=True)
         if liveness:
@@ -116,24 +68,83 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     log.info("worker stopped")
 
 
+async def _serve(
+    settings: Settings,
+    connections: Connections,
+    executors: dict[Lane, ThreadPoolExecutor],
+    metrics: WorkerMetrics,
+    stop: asyncio.Event,
+) -> None:
+    announcer = connections.announcer(metrics)
+    runner = create_job_runner(
+        settings,
+        transitions=JobTransitions(
+            PgJobRepository(connections.pool),
+            announcer,
+            worker_id=settings.worker_id,
+            lease=settings.lease,
+            retention=settings.artifact_retention,
+        ),
+        store=connections.store,
+        executors=executors,
+        metrics=metrics,
+    )
+    settle_garbage_collector()
+    sweeper = Sweeper(
+        settings=settings,
+        transitions=MaintenanceTransitions(
+            PgMaintenanceRepository(connections.pool), announcer, settings.retry_policy
+        ),
+        metrics=metrics,
+    )
+    background = [asyncio.create_task(sweeper.run())]
+    in_flight: set[asyncio.Task[Any]] = set()
+    consumers: list[tuple[JobConsumer, AbstractQueue, str]] = []
+    assert connections.broker is not None
+    amqp = connections.broker.connection
+    for lane in dict.fromkeys(settings.worker_lanes):
+        consumer = JobConsumer(
+            runner, settings.lane_concurrency(lane), lane, metrics, settings.idle_poll_seconds
+        )
+        queue, tag = await _consume(amqp, settings, lane, _tracked(consumer, in_flight))
+        consumers.append((consumer, queue, tag))
+        background.append(asyncio.create_task(consumer.poll_while_idle()))
+    log.info(
+        "worker consuming",
+        extra={
+            "worker_id": settings.worker_id,
+            "queues": [queue.name for _, queue, _ in consumers],
+            "concurrency": {
+                lane.value: settings.lane_concurrency(lane) for lane in settings.worker_lanes
+            },
+        },
+    )
+    await stop.wait()
+    log.info("worker stopping: no new jobs", extra={"in_flight": len(in_flight)})
+    for consumer, queue, tag in consumers:
+        consumer.close()
+        await queue.cancel(tag)
+    for consumer, _, _ in consumers:
+        in_flight |= consumer.idle_jobs
+    await _drain(in_flight, runner, settings.shutdown_grace_seconds)
+    for task in background:
+        task.cancel()
+
+
 def create_job_runner(
     settings: Settings,
     *,
-    repository: ReportRepository,
-    cache: StatusCache,
-    publisher: JobPublisher,
+    transitions: JobTransitions,
     store: ObjectStore,
     executors: dict[Lane, ThreadPoolExecutor],
-    metrics: WorkerMetrics | None = None,
+    metrics: WorkerMetrics,
 ) -> JobRunner:
     """The job runner as the settings describe it: renderers, row sources and all."""
     reporting = settings.reporting_database_url
     priority = InteractiveFirst()
-    metrics = metrics if metrics is not None else WorkerMetrics()
     return JobRunner(
         settings=settings,
-        repository=repository,
-        cache=cache,
+        transitions=transitions,
         builder=ArtifactBuilder(
             store,
             settings.s3_key_prefix,
@@ -150,7 +161,6 @@ def create_job_runner(
             )
         ),
         executors=executors,
-        publisher=publisher,
         store=store,
         priority=priority,
         metrics=metrics,

@@ -7,12 +7,11 @@ PostgreSQL, so a Redis outage slows status reads down and breaks nothing.
 import json
 import logging
 import uuid
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from relatoria_shared.domain.status import ReportStatus
+from relatoria_shared.domain.status_document import StatusBody, StatusDocument
 from relatoria_shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,7 +23,7 @@ local current = tonumber(redis.call('HGET', KEYS[1], 'version'))
 if current and current >= tonumber(ARGV[1]) then
   return 0
 end
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'doc', ARGV[2])
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'doc', ARGV[2], 'owner', ARGV[4], 'key', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 """
@@ -71,25 +70,39 @@ class StatusCache:
         """The Redis key holding the status of `report_id`."""
         return f"{self._prefix}status:{report_id}"
 
-    async def get(self, report_id: uuid.UUID) -> dict[str, Any] | None:
+    async def get(self, report_id: uuid.UUID) -> StatusDocument | None:
         """The cached status document, or None on a miss or when Redis is unavailable."""
         try:
-            raw = await self._redis.hget(self.key(report_id), "doc")
+            version, owner, key, raw = await self._redis.hmget(
+                self.key(report_id), ("version", "owner", "key", "doc")
+            )
         except RedisError as exc:
             log.warning("status cache read failed", extra={"error": str(exc)})
             return None
-        if raw is None:
-            return None
-        document: dict[str, Any] = json.loads(raw)
-        return document
+        if raw is None or owner is None or version is None:
+            return None  # absent, or written by an older release: read PostgreSQL
+        body: StatusBody = json.loads(raw)
+        return StatusDocument(
+            body=body,
+            owner_id=_text(owner),
+            version=int(version),
+            object_key=_text(key) if key else None,
+        )
 
-    async def put(self, document: dict[str, Any]) -> bool:
+    async def put(self, document: StatusDocument) -> bool:
         """Store `document` unless a newer version is cached; True if written."""
-        key = self.key(uuid.UUID(document["requestId"]))
-        ttl = self._ttl if ReportStatus(document["status"]).is_terminal else self._active_ttl
+        key = self.key(document.request_id)
+        ttl = self._ttl if document.status.is_terminal else self._active_ttl
         try:
             written = await self._put_script(
-                keys=[key], args=[document["version"], json.dumps(document), ttl]
+                keys=[key],
+                args=[
+                    document.version,
+                    document.body_json(),
+                    ttl,
+                    document.owner_id,
+                    document.object_key or "",
+                ],
             )
         except RedisError as exc:
             log.warning("status cache write failed", extra={"error": str(exc)})
@@ -102,3 +115,7 @@ class StatusCache:
             return bool(await self._redis.ping())
         except RedisError:
             return False
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

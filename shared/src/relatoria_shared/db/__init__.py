@@ -1,1 +1,1 @@
-"""PostgreSQL: the schema, the engine factory, the repository and the migrations."""
+"""PostgreSQL: the pool, one repository per caller, the schema and its migrations."""

@@ -1,4 +1,5 @@
-"""The `report_requests` table, as SQLAlchemy Core metadata (migrations create it)."""
+"""The schema as SQLAlchemy Core metadata, for Alembic (migrations create it; the services
+speak SQL through `db.pool`)."""
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -33,9 +34,13 @@ report_requests = sa.Table(
     sa.Column("idempotency_key", sa.Text),
     sa.Column("request_fingerprint", sa.Text),
     sa.Column("report_type", sa.Text, nullable=False),
+    sa.Column("lane", sa.Text, nullable=False, server_default="interactive"),
     sa.Column("format", sa.Text, nullable=False),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("parameters", JSONB, nullable=False),
+    sa.Column("parameter_summary", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("traceparent", sa.Text),
+    sa.Column("fair_at", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
     sa.Column("status", sa.Text, nullable=False, server_default=ReportStatus.QUEUED.value),
     sa.Column("error_code", sa.Text),
     sa.Column("error_message", sa.Text),
@@ -43,7 +48,6 @@ report_requests = sa.Table(
     sa.Column("max_attempts", sa.Integer, nullable=False, server_default="5"),
     sa.Column("worker_id", sa.Text),
     sa.Column("lease_expires_at", sa.DateTime(timezone=True)),
-    sa.Column("published_at", sa.DateTime(timezone=True)),
     sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
     sa.Column("object_key", sa.Text),
     sa.Column("content_type", sa.Text),
@@ -91,4 +95,24 @@ sa.Index(
     report_requests.c.expires_at,
     report_requests.c.finished_at,
     postgresql_where=sa.text("status = 'done'"),
+)
+# The claim's scan: a lane's queued requests in fair order.
+sa.Index(
+    "ix_report_requests_claim",
+    report_requests.c.lane,
+    report_requests.c.fair_at,
+    postgresql_where=sa.text("status = 'queued'"),
+)
+
+# Per owner and lane: the fair-queueing clock, the POST token bucket, and the requests in
+# flight (kept by a trigger on report_requests; see migration 0005).
+report_owners = sa.Table(
+    "report_owners",
+    metadata,
+    sa.Column("owner_id", sa.Text, primary_key=True),
+    sa.Column("lane", sa.Text, primary_key=True),
+    sa.Column("in_flight", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("clock", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
+    sa.Column("tokens", sa.Float, nullable=False, server_default="0"),
+    sa.Column("refilled_at", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
 )

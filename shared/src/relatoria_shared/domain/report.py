@@ -1,4 +1,4 @@
-"""A report request as the system knows it, and the status document clients read."""
+"""A report request as the system knows it: new, recorded, and claimed by a worker."""
 
 import uuid
 from dataclasses import dataclass
@@ -7,6 +7,7 @@ from typing import Any
 
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.formats import ReportFormat
+from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.status import ReportStatus
 
 
@@ -16,12 +17,15 @@ class NewReport:
 
     owner_id: str
     report_type: str
+    lane: Lane
     format: ReportFormat
     title: str
     parameters: dict[str, Any]
+    parameter_summary: dict[str, Any]
+    max_attempts: int
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
-    max_attempts: int = 5
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,27 +52,26 @@ class Progress:
 
 @dataclass(frozen=True)
 class ReportRecord:
-    """One row of `report_requests`: the authoritative state of a request."""
+    """The state of a request as PostgreSQL holds it: every column a status document or a
+    transition needs, and never the inline table (`Job.parameters`)."""
 
     id: uuid.UUID
     owner_id: str
     report_type: str
+    lane: Lane
     format: ReportFormat
     title: str
-    parameters: dict[str, Any]
+    parameter_summary: dict[str, Any]
     status: ReportStatus
     attempts: int
     max_attempts: int
     version: int
     created_at: datetime
     updated_at: datetime
-    idempotency_key: str | None = None
-    request_fingerprint: str | None = None
     error_code: ErrorCode | None = None
     error_message: str | None = None
     worker_id: str | None = None
     lease_expires_at: datetime | None = None
-    published_at: datetime | None = None
     next_attempt_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -79,8 +82,21 @@ class ReportRecord:
     progress: Progress | None = None
 
 
+@dataclass(frozen=True)
+class Job:
+    """A request a worker has claimed: its state, and what only the renderer reads."""
+
+    record: ReportRecord
+    parameters: dict[str, Any]
+    """The request's parameters, inline table included."""
+    due_since: datetime
+    """When the request became due (created, or its retry time): queue time counts from it."""
+    traceparent: str | None = None
+    """The W3C trace context of the POST that created the request."""
+
+
 def summarise_parameters(report_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    """The parameters echoed in status documents.
+    """The parameters echoed in status documents, stored with the request.
 
     Inline rows can run to megabytes; clients polling a status should not download them
     again each time, so a table's rows are replaced by their count.
@@ -91,70 +107,3 @@ def summarise_parameters(report_type: str, parameters: dict[str, Any]) -> dict[s
             "rowCount": len(parameters.get("rows", [])),
         }
     return dict(parameters)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def status_document(record: ReportRecord) -> dict[str, Any]:
-    """The client-facing status of `record`, without the presigned URL (added on read).
-
-    Keys are camelCase (the HTTP contract). `ownerId`, `objectKey` and `version` are
-    internal: the cache needs them, the BFF strips them before answering.
-    """
-    artifact = record.artifact
-    return {
-        "requestId": str(record.id),
-        "type": record.report_type,
-        "format": record.format.value,
-        "title": record.title,
-        "parameters": summarise_parameters(record.report_type, record.parameters),
-        "status": record.status.value,
-        "errorCode": record.error_code.value if record.error_code else None,
-        "errorMessage": record.error_message,
-        "attempts": record.attempts,
-        "maxAttempts": record.max_attempts,
-        "createdAt": _iso(record.created_at),
-        "updatedAt": _iso(record.updated_at),
-        "startedAt": _iso(record.started_at),
-        "finishedAt": _iso(record.finished_at),
-        "nextAttemptAt": _iso(record.next_attempt_at),
-        "firstFailedAt": _iso(record.first_failed_at),
-        "lastFailedAt": _iso(record.last_failed_at),
-        "expiresAt": _iso(record.expires_at),
-        "progress": _progress(record),
-        "result": None
-        if artifact is None
-        else {
-            "fileName": artifact.file_name,
-            "contentType": artifact.content_type,
-            "sizeBytes": artifact.size_bytes,
-            "sha256": artifact.sha256,
-            "rowCount": artifact.row_count,
-            "pageCount": artifact.page_count,
-        },
-        "ownerId": record.owner_id,
-        "objectKey": artifact.object_key if artifact else None,
-        "version": record.version,
-    }
-
-
-def _progress(record: ReportRecord) -> dict[str, Any] | None:
-    """Progress while a report renders, and its final count once done; none otherwise
-    (a queued retry or a failure would show a past attempt's)."""
-    progress = record.progress
-    running = record.status is ReportStatus.PROCESSING
-    if progress is None or not (running or record.status is ReportStatus.DONE):
-        return None
-    return {
-        "rowsWritten": progress.rows_written,
-        "rowsExpected": progress.rows_expected,
-        # Inline tables know their size; a running query's total is the planner's estimate.
-        "rowsExpectedIsEstimate": running
-        and record.report_type != "table"
-        and progress.rows_expected is not None,
-    }
-
-
-INTERNAL_STATUS_KEYS = ("ownerId", "objectKey", "version")

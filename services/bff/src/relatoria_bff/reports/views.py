@@ -1,10 +1,10 @@
 """Routes of `/v1/reports` and `/v1/report-types`: translate HTTP, delegate to the service."""
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from relatoria_bff.dependencies import Deps, Owner
 from relatoria_bff.errors import ApiError
@@ -55,23 +55,25 @@ async def create_report(
     resources: Deps,
     owner: Owner,
     body: ReportCreate,
-    response: Response,
     key: IdempotencyKey = None,
-) -> ReportAccepted:
-    """Request a report. Answers at once; watch `Location` for its status."""
+) -> JSONResponse:
+    """Request a report. Answers at once; watch `Location` for its status. `429` with
+    `Retry-After` when the caller is over its limits (reports in flight, posts per second)."""
     submission = await service.submit_report(
         resources=resources, owner_id=owner, body=body, idempotency_key=_check_idempotency_key(key)
     )
     record = submission.record
     bind_log_context(request_id=str(record.id))
-    response.headers["Location"] = f"/v1/reports/{record.id}"
+    headers = {"Location": f"/v1/reports/{record.id}"}
     if submission.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return ReportAccepted(
-        requestId=str(record.id),
-        status=record.status.value,
-        createdAt=record.created_at.isoformat(),
-    )
+        headers["Idempotent-Replayed"] = "true"
+    # Answered as built: the route's model documents the shape, without re-validating it.
+    accepted = {
+        "requestId": str(record.id),
+        "status": record.status.value,
+        "createdAt": record.created_at.isoformat(),
+    }
+    return JSONResponse(accepted, status_code=201, headers=headers)
 
 
 @router.get("/v1/reports")
@@ -83,26 +85,29 @@ async def list_reports(
     status: ReportStatus | None = None,
 ) -> ReportPage:
     """The caller's reports, newest first; pass `nextCursor` back as `cursor` for more."""
-    items, next_cursor = await service.list_reports(
+    documents, next_cursor = await service.list_reports(
         resources=resources,
         owner_id=owner,
         limit=limit,
         cursor=cursor,
         status=status,
     )
+    items = [await service.presented(resources, document) for document in documents]
     return ReportPage.model_validate({"items": items, "nextCursor": next_cursor})
 
 
 @router.get("/v1/reports/{report_id}", response_model=ReportStatusRead)
-async def get_report(resources: Deps, owner: Owner, report_id: str) -> dict[str, Any]:
+async def get_report(resources: Deps, owner: Owner, report_id: str) -> JSONResponse:
     """The status document; `downloadUrl` is a fresh presigned URL once the report is done."""
-    return await service.read_status(resources=resources, owner_id=owner, report_id=report_id)
+    document = await service.read_status(resources=resources, owner_id=owner, report_id=report_id)
+    return JSONResponse(await service.presented(resources, document))
 
 
 @router.delete("/v1/reports/{report_id}", response_model=ReportStatusRead)
-async def cancel_report(resources: Deps, owner: Owner, report_id: str) -> dict[str, Any]:
+async def cancel_report(resources: Deps, owner: Owner, report_id: str) -> JSONResponse:
     """Cancel a queued or running report, or delete a finished one's file; `409` otherwise."""
-    return await service.cancel_report(resources=resources, owner_id=owner, report_id=report_id)
+    document = await service.cancel_report(resources=resources, owner_id=owner, report_id=report_id)
+    return JSONResponse(await service.presented(resources, document))
 
 
 @router.get(

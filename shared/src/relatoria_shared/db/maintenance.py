@@ -1,0 +1,232 @@
+"""The repository of the sweeper, the retention cleanup and the admin commands.
+
+Batches lock their rows with `FOR UPDATE SKIP LOCKED`, so every worker can run them at
+once without handling a row twice. Which abandoned job is retried and which given up is
+the caller's decision (the retry policy), taken while the rows are locked.
+"""
+
+import uuid
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import asyncpg
+
+from relatoria_shared.db.rows import STATUS_COLUMNS, record_of
+from relatoria_shared.db.worker_presence import LOCK_NAMESPACE
+from relatoria_shared.domain.lanes import Lane
+from relatoria_shared.domain.report import ReportRecord
+from relatoria_shared.domain.status import ReportStatus
+
+FAILED_DELETES_IN_A_ROW = 3
+"""Failed deletes in a row that stop a cleanup batch: S3 itself is failing."""
+
+GivesUp = Callable[[int, int], bool]
+"""Given (attempts, max_attempts) of an abandoned job: whether to give it up."""
+Delete = Callable[[ReportRecord], Awaitable[bool]]
+
+
+class MaintenanceRepository(Protocol):
+    """What the sweeper, the cleanup and the admin commands read and write."""
+
+    async def take_back_abandoned(
+        self, limit: int, message: str, gives_up: GivesUp
+    ) -> tuple[list[ReportRecord], list[ReportRecord]]:
+        """Take back `processing` jobs whose worker is gone (its liveness lock released)
+        or silent (lease expired): (requeued at once, given up as `error`)."""
+        ...
+
+    async def expire_due(
+        self, limit: int, *, delete: Delete, skip: Collection[uuid.UUID], now: datetime | None
+    ) -> tuple[list[ReportRecord], list[uuid.UUID]]:
+        """Delete the files of `done` requests past their expiry and mark them `expired`:
+        (expired, ids whose delete failed)."""
+        ...
+
+    async def stamp_missing_expiry(self, retention: timedelta, limit: int = 1_000) -> int:
+        """Give `done` requests without an expiry `finished_at + retention`."""
+        ...
+
+    async def replay(
+        self, *, report_id: uuid.UUID | None, report_type: str | None, error_code: str | None
+    ) -> list[ReportRecord]:
+        """Give chosen `error` requests a fresh round of attempts."""
+        ...
+
+    async def get(self, report_id: uuid.UUID) -> ReportRecord | None:
+        """The request's state, or None."""
+        ...
+
+    async def row(self, report_id: uuid.UUID) -> dict[str, Any] | None:
+        """Every column of the request (for an operator's inspection)."""
+        ...
+
+    async def statuses(self, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, ReportStatus]:
+        """The current status of each of `report_ids` that exists."""
+        ...
+
+    async def queued_longer_than(self, seconds: float, limit: int) -> list[ReportRecord]:
+        """`queued` requests due for longer than `seconds`, oldest first."""
+        ...
+
+    async def oldest_queued_ages(self) -> dict[Lane, float]:
+        """Per lane, seconds since its oldest due `queued` request became due."""
+        ...
+
+
+_ABANDONED = f"""
+SELECT id, attempts, max_attempts FROM report_requests r
+ WHERE status = 'processing'
+   AND (lease_expires_at < now() OR NOT EXISTS (
+     SELECT 1 FROM pg_locks l
+      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+        AND l.classid = {LOCK_NAMESPACE}::oid AND l.objid = hashtext(r.worker_id)::oid
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())))
+ ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
+"""
+_LOST = """
+error_code = 'INTERNAL_ERROR', error_message = $2,
+first_failed_at = coalesce(first_failed_at, now()), last_failed_at = now(),
+lease_expires_at = NULL, updated_at = now(), version = version + 1
+"""
+# A job whose worker died is due again at once (no backoff: the crash was the worker's,
+# not necessarily the job's), ahead of later arrivals (its fair time is kept). Its attempt
+# stays counted, so a job that keeps killing workers ends as `error`.
+_REQUEUE = f"""
+UPDATE report_requests SET status = 'queued', worker_id = NULL, next_attempt_at = NULL, {_LOST}
+ WHERE id = ANY($1) RETURNING {STATUS_COLUMNS}
+"""
+_GIVE_UP = f"""
+UPDATE report_requests SET status = 'error', finished_at = now(), {_LOST}
+ WHERE id = ANY($1) RETURNING {STATUS_COLUMNS}
+"""
+_DUE_SINCE = "coalesce(next_attempt_at, updated_at)"
+
+
+class PgMaintenanceRepository:
+    """`MaintenanceRepository` on PostgreSQL."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def take_back_abandoned(
+        self, limit: int, message: str, gives_up: GivesUp
+    ) -> tuple[list[ReportRecord], list[ReportRecord]]:
+        """See `MaintenanceRepository.take_back_abandoned`."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(_ABANDONED, limit)
+            if not rows:
+                return [], []
+            end = [r["id"] for r in rows if gives_up(r["attempts"], r["max_attempts"])]
+            again = [r["id"] for r in rows if r["id"] not in set(end)]
+            requeued = await conn.fetch(_REQUEUE, again, message) if again else []
+            failed = await conn.fetch(_GIVE_UP, end, message) if end else []
+        return [record_of(r) for r in requeued], [record_of(r) for r in failed]
+
+    async def expire_due(
+        self, limit: int, *, delete: Delete, skip: Collection[uuid.UUID], now: datetime | None
+    ) -> tuple[list[ReportRecord], list[uuid.UUID]]:
+        """See `MaintenanceRepository.expire_due`. A file that cannot be deleted leaves its
+        request `done` for a later pass; after `FAILED_DELETES_IN_A_ROW` the batch stops
+        (S3 is failing: do not hold the locks meanwhile). A crash before the commit leaves
+        the rows `done`, for the next pass to delete again (a missing object is fine)."""
+        query = f"""
+        SELECT {STATUS_COLUMNS} FROM report_requests
+         WHERE status = 'done' AND expires_at <= coalesce($1, now()) AND NOT id = ANY($2)
+         ORDER BY expires_at LIMIT $3 FOR UPDATE SKIP LOCKED
+        """
+        deleted: list[uuid.UUID] = []
+        failed: list[uuid.UUID] = []
+        in_a_row = 0
+        async with self._pool.acquire() as conn, conn.transaction():
+            for row in await conn.fetch(query, now, list(skip), limit):
+                if await delete(record_of(row)):
+                    deleted.append(row["id"])
+                    in_a_row = 0
+                    continue
+                failed.append(row["id"])
+                in_a_row += 1
+                if in_a_row >= FAILED_DELETES_IN_A_ROW:
+                    break
+            expired = await conn.fetch(
+                f"""UPDATE report_requests SET status = 'expired', updated_at = now(),
+                    version = version + 1 WHERE id = ANY($1) RETURNING {STATUS_COLUMNS}""",
+                deleted,
+            )
+        return [record_of(r) for r in expired], failed
+
+    async def stamp_missing_expiry(self, retention: timedelta, limit: int = 1_000) -> int:
+        """See `MaintenanceRepository.stamp_missing_expiry`."""
+        result: str = await self._pool.execute(
+            """
+            UPDATE report_requests SET expires_at = finished_at + $1::interval,
+              version = version + 1
+             WHERE id IN (SELECT id FROM report_requests
+                           WHERE status = 'done' AND expires_at IS NULL
+                           LIMIT $2 FOR UPDATE SKIP LOCKED)
+            """,
+            retention,
+            limit,
+        )
+        return int(result.rsplit(maxsplit=1)[-1])
+
+    async def replay(
+        self, *, report_id: uuid.UUID | None, report_type: str | None, error_code: str | None
+    ) -> list[ReportRecord]:
+        """See `MaintenanceRepository.replay`. Other states are left alone, so replaying
+        twice is harmless."""
+        rows = await self._pool.fetch(
+            f"""
+            UPDATE report_requests SET status = 'queued', attempts = 0, error_code = NULL,
+              error_message = NULL, next_attempt_at = NULL, finished_at = NULL,
+              first_failed_at = NULL, last_failed_at = NULL, fair_at = now(),
+              updated_at = now(), version = version + 1
+             WHERE status = 'error' AND ($1::uuid IS NULL OR id = $1)
+               AND ($2::text IS NULL OR report_type = $2)
+               AND ($3::text IS NULL OR error_code = $3)
+            RETURNING {STATUS_COLUMNS}
+            """,
+            report_id,
+            report_type,
+            error_code,
+        )
+        return [record_of(r) for r in rows]
+
+    async def get(self, report_id: uuid.UUID) -> ReportRecord | None:
+        """See `MaintenanceRepository.get`."""
+        row = await self._pool.fetchrow(
+            f"SELECT {STATUS_COLUMNS} FROM report_requests WHERE id = $1", report_id
+        )
+        return None if row is None else record_of(row)
+
+    async def row(self, report_id: uuid.UUID) -> dict[str, Any] | None:
+        """See `MaintenanceRepository.row`."""
+        row = await self._pool.fetchrow("SELECT * FROM report_requests WHERE id = $1", report_id)
+        return None if row is None else dict(row)
+
+    async def statuses(self, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, ReportStatus]:
+        """See `MaintenanceRepository.statuses`."""
+        rows = await self._pool.fetch(
+            "SELECT id, status FROM report_requests WHERE id = ANY($1)", report_ids
+        )
+        return {row["id"]: ReportStatus(row["status"]) for row in rows}
+
+    async def queued_longer_than(self, seconds: float, limit: int) -> list[ReportRecord]:
+        """See `MaintenanceRepository.queued_longer_than`."""
+        rows = await self._pool.fetch(
+            f"""SELECT {STATUS_COLUMNS} FROM report_requests
+                 WHERE status = 'queued' AND {_DUE_SINCE} < now() - $1::interval
+                 ORDER BY {_DUE_SINCE} LIMIT $2""",
+            timedelta(seconds=seconds),
+            limit,
+        )
+        return [record_of(r) for r in rows]
+
+    async def oldest_queued_ages(self) -> dict[Lane, float]:
+        """See `MaintenanceRepository.oldest_queued_ages`."""
+        rows = await self._pool.fetch(
+            f"""SELECT lane, extract(epoch FROM now() - min({_DUE_SINCE})) AS age
+                  FROM report_requests WHERE status = 'queued' AND {_DUE_SINCE} <= now()
+                 GROUP BY lane"""
+        )
+        return {Lane(row["lane"]): float(row["age"]) for row in rows}

@@ -1,0 +1,59 @@
+"""The one place that opens PostgreSQL connections for the services: an asyncpg pool.
+
+Statements are plain SQL, prepared once per connection by asyncpg and reused: the hot
+paths pay for a round trip and little else. JSONB columns decode to Python values.
+TCP keepalives on the server's side of each connection let PostgreSQL notice a vanished
+worker (a lost node, a partition) within about half a minute and release what its session
+held, its liveness lock included.
+"""
+
+import json
+
+import asyncpg
+
+from relatoria_shared.settings import Settings
+
+KEEPALIVES = {
+    "tcp_keepalives_idle": "10",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "3",
+}
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """The settings' SQLAlchemy-style URL (`postgresql+asyncpg://…`) as asyncpg takes it."""
+    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def _prepare(connection: asyncpg.Connection) -> None:
+    await connection.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+    )
+
+
+async def connect_one(settings: Settings, **server_settings: str) -> asyncpg.Connection:
+    """One connection outside the pool (for a session that must stay on its own, such as a
+    worker's liveness lock)."""
+    connection: asyncpg.Connection = await asyncpg.connect(
+        asyncpg_dsn(settings.database_url.get_secret_value()),
+        command_timeout=settings.database_timeout_seconds,
+        timeout=settings.database_timeout_seconds,
+        server_settings=KEEPALIVES | {"application_name": "relatoria"} | server_settings,
+    )
+    await _prepare(connection)
+    return connection
+
+
+async def open_pool(settings: Settings) -> asyncpg.Pool:
+    """The services' connection pool."""
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        asyncpg_dsn(settings.database_url.get_secret_value()),
+        min_size=0,  # connect on demand: a process may start while PostgreSQL is down
+        max_size=settings.database_pool_size * 2,
+        command_timeout=settings.database_timeout_seconds,
+        timeout=settings.database_timeout_seconds,
+        max_inactive_connection_lifetime=300,
+        server_settings=KEEPALIVES | {"application_name": "relatoria"},
+        init=_prepare,
+    )
+    return pool

@@ -1,0 +1,211 @@
+"""The BFF's repository: record a request (within its owner's limits), read, list, cancel.
+
+Recording is one statement: the owner's fair-queueing clock and POST token bucket move in
+the same statement that inserts the request, and the owner's in-flight count is kept by
+the table's trigger. Nothing here reads the inline table back.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import asyncpg
+
+from relatoria_shared.db.rows import STATUS_COLUMNS, record_of
+from relatoria_shared.domain.owner_limits import OwnerLimits
+from relatoria_shared.domain.report import NewReport, ReportRecord
+from relatoria_shared.domain.status import ReportStatus
+
+
+@dataclass(frozen=True)
+class PageCursor:
+    """Where a keyset page starts: strictly after this (created_at, id), newest first."""
+
+    created_at: datetime
+    id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A request as recorded: newly, or earlier under the same idempotency key."""
+
+    record: ReportRecord
+    created: bool
+    request_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class OverLimit:
+    """Nothing recorded: the owner is over a limit."""
+
+    in_flight: int
+    tokens: float
+
+
+class RequestRepository(Protocol):
+    """What the BFF reads and writes of requests."""
+
+    async def record(self, new: NewReport, limits: OwnerLimits) -> Recorded | OverLimit:
+        """Record `new` as `queued`, unless its key was used (then: the earlier request) or
+        its owner is over a limit."""
+        ...
+
+    async def get(self, report_id: uuid.UUID) -> ReportRecord | None:
+        """The request's state, or None."""
+        ...
+
+    async def list_for_owner(
+        self, owner_id: str, *, limit: int, after: PageCursor | None, status: ReportStatus | None
+    ) -> list[ReportRecord]:
+        """The owner's requests, newest first, at most `limit`, starting after `after`."""
+        ...
+
+    async def cancel(self, report_id: uuid.UUID, owner_id: str) -> ReportRecord | None:
+        """Cancel the owner's queued, processing or done request; None if not cancellable."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if PostgreSQL cannot answer."""
+        ...
+
+
+_RECORD = """
+WITH owner AS (
+  INSERT INTO report_owners AS o (owner_id, lane, clock, tokens, refilled_at)
+  VALUES ($2, $6, now(), $16 - 1, now())
+  ON CONFLICT (owner_id, lane) DO UPDATE SET
+    clock = greatest(o.clock + make_interval(secs => $14), now()),
+    tokens = least($16, o.tokens + extract(epoch FROM now() - o.refilled_at) * $15) - 1,
+    refilled_at = now()
+  WHERE o.in_flight < $13
+    AND least($16, o.tokens + extract(epoch FROM now() - o.refilled_at) * $15) >= 1
+  RETURNING o.clock
+), inserted AS (
+  INSERT INTO report_requests (
+    id, owner_id, idempotency_key, request_fingerprint, report_type, lane, format, title,
+    parameters, parameter_summary, max_attempts, traceparent, fair_at, status)
+  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, owner.clock, 'queued' FROM owner
+  ON CONFLICT (owner_id, idempotency_key) DO NOTHING
+  RETURNING created_at
+)
+SELECT (SELECT clock FROM owner) AS clock, (SELECT created_at FROM inserted) AS created_at
+"""
+_BY_KEY = f"""
+SELECT {STATUS_COLUMNS}, request_fingerprint FROM report_requests
+ WHERE owner_id = $1 AND idempotency_key = $2
+"""
+_OWNER = "SELECT in_flight, tokens, refilled_at, now() AS now FROM report_owners "
+_OWNER += "WHERE owner_id = $1 AND lane = $2"
+_GET = f"SELECT {STATUS_COLUMNS} FROM report_requests WHERE id = $1"
+_CANCEL = f"""
+UPDATE report_requests SET
+  status = 'cancelled', error_code = 'CANCELLED', error_message = 'cancelled by its owner',
+  finished_at = now(), lease_expires_at = NULL, object_key = NULL, content_type = NULL,
+  file_name = NULL, size_bytes = NULL, sha256 = NULL, row_count = NULL, page_count = NULL,
+  updated_at = now(), version = version + 1
+WHERE id = $1 AND owner_id = $2 AND status IN ('queued', 'processing', 'done')
+RETURNING {STATUS_COLUMNS}
+"""
+
+
+class PgRequestRepository:
+    """`RequestRepository` on PostgreSQL."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def record(self, new: NewReport, limits: OwnerLimits) -> Recorded | OverLimit:
+        """See `RequestRepository.record`."""
+        report_id = uuid.uuid4()
+        # Twice at most: a key whose holder was rolled back between our two statements
+        # is free again.
+        for _ in range(2):
+            async with self._pool.acquire() as conn:
+                row = await conn.fetchrow(
+                    _RECORD,
+                    report_id,
+                    new.owner_id,
+                    new.idempotency_key,
+                    new.request_fingerprint,
+                    new.report_type,
+                    new.lane.value,
+                    new.format.value,
+                    new.title,
+                    new.parameters,
+                    new.parameter_summary,
+                    new.max_attempts,
+                    new.traceparent,
+                    limits.max_in_flight,
+                    limits.quantum_seconds(new.lane),
+                    limits.posts_per_second,
+                    float(limits.post_burst),
+                )
+                if row["created_at"] is not None:
+                    return Recorded(_new_record(report_id, new, row["created_at"]), created=True)
+                if new.idempotency_key is not None:
+                    earlier = await conn.fetchrow(_BY_KEY, new.owner_id, new.idempotency_key)
+                    if earlier is not None:
+                        return Recorded(
+                            record_of(earlier),
+                            created=False,
+                            request_fingerprint=earlier["request_fingerprint"],
+                        )
+                if row["clock"] is None:
+                    return await _over_limit(conn, new, limits)
+        raise RuntimeError("idempotency key kept changing hands")
+
+    async def get(self, report_id: uuid.UUID) -> ReportRecord | None:
+        """See `RequestRepository.get`."""
+        row = await self._pool.fetchrow(_GET, report_id)
+        return None if row is None else record_of(row)
+
+    async def list_for_owner(
+        self, owner_id: str, *, limit: int, after: PageCursor | None, status: ReportStatus | None
+    ) -> list[ReportRecord]:
+        """See `RequestRepository.list_for_owner`."""
+        query = f"SELECT {STATUS_COLUMNS} FROM report_requests WHERE owner_id = $1"
+        args: list[Any] = [owner_id]
+        if status is not None:
+            args.append(status.value)
+            query += f" AND status = ${len(args)}"
+        if after is not None:
+            args += [after.created_at, after.id]
+            query += f" AND (created_at, id) < (${len(args) - 1}, ${len(args)})"
+        args.append(limit)
+        query += f" ORDER BY created_at DESC, id DESC LIMIT ${len(args)}"
+        return [record_of(row) for row in await self._pool.fetch(query, *args)]
+
+    async def cancel(self, report_id: uuid.UUID, owner_id: str) -> ReportRecord | None:
+        """See `RequestRepository.cancel`."""
+        row = await self._pool.fetchrow(_CANCEL, report_id, owner_id)
+        return None if row is None else record_of(row)
+
+    async def ping(self) -> None:
+        """See `RequestRepository.ping`."""
+        await self._pool.fetchval("SELECT 1")
+
+
+async def _over_limit(conn: Any, new: NewReport, limits: OwnerLimits) -> OverLimit:
+    row = await conn.fetchrow(_OWNER, new.owner_id, new.lane.value)
+    elapsed = (row["now"] - row["refilled_at"]).total_seconds()
+    tokens = min(float(limits.post_burst), row["tokens"] + elapsed * limits.posts_per_second)
+    return OverLimit(in_flight=row["in_flight"], tokens=tokens)
+
+
+def _new_record(report_id: uuid.UUID, new: NewReport, created_at: datetime) -> ReportRecord:
+    return ReportRecord(
+        id=report_id,
+        owner_id=new.owner_id,
+        report_type=new.report_type,
+        lane=new.lane,
+        format=new.format,
+        title=new.title,
+        parameter_summary=new.parameter_summary,
+        status=ReportStatus.QUEUED,
+        attempts=0,
+        max_attempts=new.max_attempts,
+        version=1,
+        created_at=created_at,
+        updated_at=created_at,
+    )

@@ -1,0 +1,69 @@
+"""Rows of `report_requests` as the domain's types: the status columns, and the mapping."""
+
+from typing import Any
+
+from relatoria_shared.domain.errors import ErrorCode
+from relatoria_shared.domain.formats import ReportFormat
+from relatoria_shared.domain.lanes import Lane
+from relatoria_shared.domain.report import Artifact, Progress, ReportRecord
+from relatoria_shared.domain.status import ReportStatus
+
+STATUS_COLUMNS = (
+    "id, owner_id, report_type, lane, format, title, parameter_summary, status, attempts, "
+    "max_attempts, version, created_at, updated_at, error_code, error_message, worker_id, "
+    "lease_expires_at, next_attempt_at, started_at, finished_at, expires_at, "
+    "first_failed_at, last_failed_at, object_key, content_type, file_name, size_bytes, "
+    "sha256, row_count, page_count, rows_written, rows_expected"
+)
+"""What a status document or a transition reads of a request: everything but the inline
+table (`parameters`), its idempotency fingerprint and its trace context."""
+
+
+def qualified(alias: str) -> str:
+    """`STATUS_COLUMNS`, each prefixed with a table alias."""
+    return ", ".join(f"{alias}.{name.strip()}" for name in STATUS_COLUMNS.split(","))
+
+
+def record_of(row: Any) -> ReportRecord:
+    """The `ReportRecord` of a row holding `STATUS_COLUMNS`."""
+    artifact = None
+    if row["object_key"] is not None:
+        artifact = Artifact(
+            object_key=row["object_key"],
+            content_type=row["content_type"],
+            file_name=row["file_name"],
+            size_bytes=row["size_bytes"],
+            sha256=row["sha256"],
+            row_count=row["row_count"],
+            page_count=row["page_count"],
+        )
+    progress = None
+    if row["rows_written"] is not None:
+        progress = Progress(rows_written=row["rows_written"], rows_expected=row["rows_expected"])
+    return ReportRecord(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        report_type=row["report_type"],
+        lane=Lane(row["lane"]),
+        format=ReportFormat(row["format"]),
+        title=row["title"],
+        parameter_summary=row["parameter_summary"],
+        status=ReportStatus(row["status"]),
+        attempts=row["attempts"],
+        max_attempts=row["max_attempts"],
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        error_code=ErrorCode(row["error_code"]) if row["error_code"] else None,
+        error_message=row["error_message"],
+        worker_id=row["worker_id"],
+        lease_expires_at=row["lease_expires_at"],
+        next_attempt_at=row["next_attempt_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        expires_at=row["expires_at"],
+        first_failed_at=row["first_failed_at"],
+        last_failed_at=row["last_failed_at"],
+        artifact=artifact,
+        progress=progress,
+    )

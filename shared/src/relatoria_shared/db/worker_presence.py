@@ -1,0 +1,71 @@
+"""A worker's presence, as PostgreSQL sees it: a session-level advisory lock.
+
+Each worker process holds, on a connection of its own, the advisory lock keyed by its
+worker id for as long as it lives. When the process dies (a crash, SIGKILL, the OOM
+killer), the kernel closes its socket, PostgreSQL ends the session and the lock is gone at
+once: the sweeper of any other worker then takes its jobs back within a sweep, without
+waiting for their leases. A vanished node or a partition is noticed by the server's TCP
+keepalives (`db.pool.KEEPALIVES`), and in any case by the lease.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from relatoria_shared.db.pool import connect_one
+from relatoria_shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOCK_NAMESPACE = 1919249505
+"""The first key of every worker's lock ("rela"); the second is `hashtext(worker_id)`."""
+_LOCK = f"SELECT pg_advisory_lock({LOCK_NAMESPACE}, hashtext($1))"
+RETRY_SECONDS = 1.0
+
+
+@contextlib.asynccontextmanager
+async def worker_presence(settings: Settings) -> AsyncIterator[None]:
+    """Take the worker's lock (waiting for PostgreSQL if need be) and keep it, taking it
+    again after a lost connection, until the block exits."""
+    held = asyncio.Event()
+
+    async def hold() -> None:
+        while True:
+            try:
+                connection = await connect_one(settings)
+                try:
+                    await connection.fetchval(_LOCK, settings.worker_id)
+                    held.set()
+                    # The session is the lock: wait until it ends.
+                    closed = asyncio.Event()
+                    connection.add_termination_listener(lambda _, ended=closed: ended.set())
+                    while not closed.is_set() and not connection.is_closed():
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(closed.wait(), settings.heartbeat_seconds)
+                        if not connection.is_closed():
+                            await connection.fetchval("SELECT 1")
+                finally:
+                    held.clear()
+                    await _close(connection)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("worker presence lost; taking it again", extra={"error": str(exc)})
+            await asyncio.sleep(RETRY_SECONDS)
+
+    task = asyncio.create_task(hold(), name="worker-presence")
+    try:
+        await held.wait()
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _close(connection: asyncpg.Connection) -> None:
+    with contextlib.suppress(Exception):
+        await connection.close(timeout=1)

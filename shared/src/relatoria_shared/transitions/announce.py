@@ -1,0 +1,109 @@
+"""What follows every state change, in order: mirror the status document to the cache,
+do the transition's messaging, count its metric."""
+
+from enum import StrEnum
+from typing import Protocol
+
+from relatoria_shared.domain.errors import ErrorCode
+from relatoria_shared.domain.report import ReportRecord
+from relatoria_shared.domain.status_document import StatusDocument, status_document
+
+
+class Transition(StrEnum):
+    """A kind of state change."""
+
+    ACCEPTED = "accepted"  # recorded as queued (POST)
+    CLAIMED = "claimed"  # queued -> processing
+    PROGRESSED = "progressed"  # processing, more rows written
+    DONE = "done"  # processing -> done
+    RETRIED = "retried"  # processing -> queued after its backoff delay
+    DEAD_LETTERED = "dead_lettered"  # processing -> error
+    HANDED_BACK = "handed_back"  # processing -> queued at shutdown, attempt uncounted
+    TAKEN_BACK = "taken_back"  # processing -> queued, its worker dead or silent
+    ABANDONED = "abandoned"  # processing -> error, its worker dead, no attempts left
+    CANCELLED = "cancelled"  # queued|processing|done -> cancelled by its owner
+    EXPIRED = "expired"  # done -> expired, its file deleted after its retention
+    REPLAYED = "replayed"  # error -> queued with a fresh round of attempts
+    REQUEUED = "requeued"  # queued, woken again by an operator
+
+
+class StatusMirror(Protocol):
+    """Where status documents are mirrored (the Redis status cache)."""
+
+    async def put(self, document: StatusDocument) -> bool:
+        """Store `document` unless a newer version is there."""
+        ...
+
+
+class Messenger(Protocol):
+    """The messaging a transition does (RabbitMQ). Never raises: an unconfirmed message is
+    logged, and PostgreSQL still says what is pending."""
+
+    async def wake(self, record: ReportRecord) -> None:
+        """Wake a worker of the request's lane."""
+        ...
+
+    async def park(self, record: ReportRecord, delay_seconds: float) -> None:
+        """Wake a worker of the request's lane after `delay_seconds`."""
+        ...
+
+    async def dead_letter(self, record: ReportRecord) -> None:
+        """File the dead letter of a request that ended as `error`."""
+        ...
+
+
+class TransitionMetrics(Protocol):
+    """Counts state changes (each service counts those it cares about)."""
+
+    def transitioned(
+        self,
+        transition: Transition,
+        record: ReportRecord,
+        code: ErrorCode | None = None,
+        waited_seconds: float | None = None,
+    ) -> None:
+        """Count one `transition` of `record` (`code`: a failure's; `waited_seconds`: a
+        claim's time in the queue)."""
+        ...
+
+
+_WAKES = frozenset(
+    {
+        Transition.ACCEPTED,
+        Transition.HANDED_BACK,
+        Transition.TAKEN_BACK,
+        Transition.REPLAYED,
+        Transition.REQUEUED,
+    }
+)
+_DEAD_LETTERS = frozenset({Transition.DEAD_LETTERED, Transition.ABANDONED})
+
+
+class Announcer:
+    """Mirrors, messages and counts each state change."""
+
+    def __init__(
+        self, mirror: StatusMirror, messenger: Messenger, metrics: TransitionMetrics
+    ) -> None:
+        self._mirror = mirror
+        self._messenger = messenger
+        self._metrics = metrics
+
+    async def announce(
+        self,
+        transition: Transition,
+        record: ReportRecord,
+        *,
+        code: ErrorCode | None = None,
+        delay_seconds: float | None = None,
+        waited_seconds: float | None = None,
+    ) -> None:
+        """Everything that follows `transition` of `record` once PostgreSQL has it."""
+        await self._mirror.put(status_document(record))
+        if transition in _WAKES:
+            await self._messenger.wake(record)
+        elif transition is Transition.RETRIED:
+            await self._messenger.park(record, delay_seconds or 0.0)
+        elif transition in _DEAD_LETTERS:
+            await self._messenger.dead_letter(record)
+        self._metrics.transitioned(transition, record, code, waited_seconds)

@@ -1,0 +1,189 @@
+"""The transition service against the real PostgreSQL, Redis and RabbitMQ: every state
+change is recorded, then mirrored to the cache, then messaged, then counted."""
+
+import uuid
+from collections.abc import AsyncIterator
+
+import aio_pika
+import pytest
+
+from relatoria_bff.metrics import BffMetrics
+from relatoria_shared.connections import Connections, open_connections
+from relatoria_shared.db.jobs import PgJobRepository
+from relatoria_shared.db.maintenance import PgMaintenanceRepository
+from relatoria_shared.db.requests import PgRequestRepository
+from relatoria_shared.domain.errors import ErrorCode
+from relatoria_shared.domain.lanes import Lane
+from relatoria_shared.domain.owner_limits import OwnerLimits
+from relatoria_shared.domain.report import Artifact, Progress
+from relatoria_shared.domain.request_errors import PostRateExceeded, TooManyInFlight
+from relatoria_shared.messaging.contract import DeadLetter, JobMessage
+from relatoria_shared.messaging.topology import Topology
+from relatoria_shared.settings import Settings
+from relatoria_shared.transitions.jobs import JobTransitions
+from relatoria_shared.transitions.maintenance import MaintenanceTransitions
+from relatoria_shared.transitions.requests import RequestTransitions
+from relatoria_worker.metrics import Outcome, WorkerMetrics
+from tests.support.requests import GENEROUS, new_report
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def connections(own_settings: Settings) -> AsyncIterator[Connections]:
+    async with open_connections(own_settings) as opened:
+        await opened.pool.execute("TRUNCATE report_requests, report_owners")
+        yield opened
+
+
+async def queued_messages(settings: Settings, queue_name: str) -> list[bytes]:
+    """Every message now in `queue_name`, taken out of it."""
+    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
+    bodies = []
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(queue_name, passive=True)
+        while (message := await queue.get(no_ack=True, fail=False)) is not None:
+            bodies.append(message.body)
+    return bodies
+
+
+def jobs_of(connections: Connections, metrics: WorkerMetrics, worker: str) -> JobTransitions:
+    settings = connections.settings
+    return JobTransitions(
+        PgJobRepository(connections.pool),
+        connections.announcer(metrics),
+        worker_id=worker,
+        lease=settings.lease,
+        retention=settings.artifact_retention,
+    )
+
+
+async def test_accept_records_mirrors_wakes_and_counts(connections: Connections) -> None:
+    settings = connections.settings
+    metrics = BffMetrics()
+    transitions = RequestTransitions(
+        PgRequestRepository(connections.pool), connections.announcer(metrics), GENEROUS
+    )
+    recorded = await transitions.accept(new_report("acceptor"))
+    rid = recorded.record.id
+    cached = await connections.cache.get(rid)
+    assert cached is not None
+    assert (cached.body["status"], cached.owner_id, cached.version) == ("queued", "acceptor", 1)
+    assert cached.body["parameters"] == {
+        "columns": [{"key": "a", "label": "a", "type": "string"}],
+        "rowCount": 1,
+    }
+    work = Topology(settings.amqp_namespace).work_queue(Lane.INTERACTIVE)
+    assert [JobMessage.decode(b).request_id for b in await queued_messages(settings, work)] == [rid]
+    assert metrics.reports_accepted.labels("table", "csv")._value.get() == 1
+
+
+async def test_over_a_limit_nothing_is_recorded_or_announced(connections: Connections) -> None:
+    settings = connections.settings
+    metrics = BffMetrics()
+    requests = PgRequestRepository(connections.pool)
+    few = OwnerLimits(
+        max_in_flight=1,
+        posts_per_second=100.0,
+        post_burst=100,
+        interactive_quantum_seconds=0.1,
+        bulk_quantum_seconds=60.0,
+    )
+    slow = OwnerLimits(
+        max_in_flight=100,
+        posts_per_second=1.0,
+        post_burst=1,
+        interactive_quantum_seconds=0.1,
+        bulk_quantum_seconds=60.0,
+    )
+    capped = RequestTransitions(requests, connections.announcer(metrics), few)
+    await capped.accept(new_report("limited"))
+    with pytest.raises(TooManyInFlight) as in_flight:
+        await capped.accept(new_report("limited"))
+    assert in_flight.value.retry_after_seconds > 0
+    throttled = RequestTransitions(requests, connections.announcer(metrics), slow)
+    await throttled.accept(new_report("other"))
+    with pytest.raises(PostRateExceeded) as too_fast:
+        await throttled.accept(new_report("other"))
+    assert 0 < too_fast.value.retry_after_seconds <= 1.0
+    work = Topology(settings.amqp_namespace).work_queue(Lane.INTERACTIVE)
+    assert len(await queued_messages(settings, work)) == 2
+    assert metrics.reports_accepted.labels("table", "csv")._value.get() == 2
+
+
+async def test_a_jobs_life_is_mirrored_step_by_step(connections: Connections) -> None:
+    requests = PgRequestRepository(connections.pool)
+    bff = RequestTransitions(requests, connections.announcer(BffMetrics()), GENEROUS)
+    rid = (await bff.accept(new_report("lifer"))).record.id
+    metrics = WorkerMetrics()
+    jobs = jobs_of(connections, metrics, "w-life")
+    job = await jobs.claim_next(Lane.INTERACTIVE)
+    assert job is not None
+    cached = await connections.cache.get(rid)
+    assert cached is not None
+    assert cached.body["status"] == "processing"
+    assert await jobs.progress(job.record, Progress(rows_written=1, rows_expected=1))
+    cached = await connections.cache.get(rid)
+    assert cached is not None
+    assert cached.body["progress"] == {
+        "rowsWritten": 1,
+        "rowsExpected": 1,
+        "rowsExpectedIsEstimate": False,
+    }
+    artifact = Artifact(f"reports/{rid}.csv", "text/csv", "t.csv", 10, "0" * 64, 1, None)
+    done = await jobs.complete(job.record, artifact)
+    assert done is not None
+    cached = await connections.cache.get(rid)
+    assert cached is not None
+    assert (cached.body["status"], cached.object_key) == ("done", artifact.object_key)
+    assert metrics.jobs.labels("interactive", Outcome.DONE.value, "")._value.get() == 1
+    assert metrics.artifact_size.labels("csv")._sum.get() == 10
+
+
+async def test_a_failure_is_dead_lettered_and_a_dead_workers_job_taken_back(
+    connections: Connections,
+) -> None:
+    settings = connections.settings
+    requests = PgRequestRepository(connections.pool)
+    bff = RequestTransitions(requests, connections.announcer(BffMetrics()), GENEROUS)
+    failing = (await bff.accept(new_report("failer", max_attempts=1))).record.id
+    metrics = WorkerMetrics()
+    jobs = jobs_of(connections, metrics, "w-dead")  # holds no liveness lock: "dead"
+    job = await jobs.claim_next(Lane.INTERACTIVE)
+    assert job is not None
+    assert await jobs.fail(job.record, ErrorCode.RENDER_ERROR, "broken") is not None
+    dead = Topology(settings.amqp_namespace).dead_queue
+    (letter,) = [DeadLetter.decode(b) for b in await queued_messages(settings, dead)]
+    assert (letter.request_id, letter.error_code) == (failing, "RENDER_ERROR")
+
+    abandoned = (await bff.accept(new_report("crashed"))).record.id
+    work = Topology(settings.amqp_namespace).work_queue(Lane.INTERACTIVE)
+    await queued_messages(settings, work)
+    assert await jobs.claim_next(Lane.INTERACTIVE) is not None
+    maintenance = MaintenanceTransitions(
+        PgMaintenanceRepository(connections.pool),
+        connections.announcer(metrics),
+        settings.retry_policy,
+    )
+    assert await maintenance.take_back_abandoned(10) == (1, 0)
+    cached = await connections.cache.get(abandoned)
+    assert cached is not None
+    assert (cached.body["status"], cached.body["errorCode"]) == ("queued", "INTERNAL_ERROR")
+    woken = [JobMessage.decode(b).request_id for b in await queued_messages(settings, work)]
+    assert woken == [abandoned]
+    assert metrics.lease_expiries._value.get() == 1
+    assert metrics.retries.labels("interactive", "INTERNAL_ERROR")._value.get() == 1
+
+
+async def test_cancel_is_mirrored(connections: Connections) -> None:
+    requests = PgRequestRepository(connections.pool)
+    bff = RequestTransitions(requests, connections.announcer(BffMetrics()), GENEROUS)
+    rid = (await bff.accept(new_report("canceller"))).record.id
+    assert await bff.cancel(rid, "someone-else") is None
+    cancelled = await bff.cancel(rid, "canceller")
+    assert cancelled is not None
+    cached = await connections.cache.get(rid)
+    assert cached is not None
+    assert (cached.body["status"], cached.body["errorCode"]) == ("cancelled", "CANCELLED")
+    assert await bff.cancel(uuid.uuid4(), "canceller") is None

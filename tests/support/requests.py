@@ -1,0 +1,78 @@
+"""Recording and claiming requests directly in PostgreSQL, for tests that drive states."""
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from relatoria_shared.db.requests import PgRequestRepository, Recorded
+from relatoria_shared.db.rows import STATUS_COLUMNS, record_of
+from relatoria_shared.domain.formats import ReportFormat
+from relatoria_shared.domain.lanes import Lane
+from relatoria_shared.domain.owner_limits import OwnerLimits
+from relatoria_shared.domain.report import NewReport, ReportRecord, summarise_parameters
+
+ONE_ROW = {"columns": [{"key": "a", "label": "a", "type": "string"}], "rows": [["x"]]}
+GENEROUS = OwnerLimits(
+    max_in_flight=1_000_000,
+    posts_per_second=1_000_000.0,
+    post_burst=1_000_000,
+    interactive_quantum_seconds=0.1,
+    bulk_quantum_seconds=60.0,
+)
+
+
+def new_report(
+    owner: str = "alice",
+    *,
+    key: str | None = None,
+    digest: str | None = None,
+    report_type: str = "table",
+    lane: Lane = Lane.INTERACTIVE,
+    parameters: dict[str, Any] | None = None,
+    max_attempts: int = 3,
+    fmt: ReportFormat = ReportFormat.CSV,
+) -> NewReport:
+    """A request as the BFF records it."""
+    parameters = parameters if parameters is not None else ONE_ROW
+    return NewReport(
+        owner_id=owner,
+        report_type=report_type,
+        lane=lane,
+        format=fmt,
+        title="t",
+        parameters=parameters,
+        parameter_summary=summarise_parameters(report_type, parameters),
+        max_attempts=max_attempts,
+        idempotency_key=key,
+        request_fingerprint=digest,
+    )
+
+
+async def record(
+    requests: PgRequestRepository, new: NewReport, limits: OwnerLimits = GENEROUS
+) -> ReportRecord:
+    """Record `new`, which must be accepted; its record."""
+    recorded = await requests.record(new, limits)
+    assert isinstance(recorded, Recorded), recorded
+    return recorded.record
+
+
+async def claim_by_id(
+    pool: asyncpg.Pool, report_id: uuid.UUID, worker_id: str, lease: timedelta
+) -> ReportRecord:
+    """Claim one given request as a worker's claim would (tests that drive a particular
+    request's states; workers claim whatever is due)."""
+    row = await pool.fetchrow(
+        f"""UPDATE report_requests SET status = 'processing', worker_id = $2,
+              attempts = attempts + 1, started_at = now(),
+              lease_expires_at = now() + $3::interval, updated_at = now(),
+              version = version + 1
+             WHERE id = $1 AND status = 'queued' RETURNING {STATUS_COLUMNS}""",
+        report_id,
+        worker_id,
+        lease,
+    )
+    assert row is not None, f"{report_id} is not queued"
+    return record_of(row)
