@@ -77,9 +77,11 @@ test-e2e: install ## End-to-end tests only
 	$(UV) run pytest tests/e2e
 
 bench: install ## Benchmark figures (make bench QUICK=1 for a short run)
+	@command -v wrk >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && { apt-get update -qq && apt-get install -y -qq wrk; } >/dev/null 2>&1; } || echo "wrk not installed (no apt-get, or not root): the HTTP loads use the Python client"
 	$(UV) run python -m tests.bench.bench_exports $(if $(QUICK),--quick,)
 	$(UV) run python -m tests.bench.bench_pipeline $(if $(QUICK),--quick,)
 	$(UV) run python -m tests.bench.bench_recovery $(if $(QUICK),--quick,)
+	$(UV) run python -m tests.bench.bench_hot_path $(if $(QUICK),--quick,)
 
 LAMBDA_BUILD := .build/lambda
 LAMBDA_PYTHON ?= 3.12

@@ -1,0 +1,1270 @@
+"""`make bench` (hot path): relatoria's hot paths measured side by side with bare baselines
+doing the least the same job needs, in one run on this machine (a benchmark, not a test).
+
+Against the real services and the real BFF and worker processes (production default
+settings: lease, heartbeat and sweep are not overridden):
+
+1. `POST /v1/reports` (a 2-row `table` XLSX request) on one BFF process, workers stopped,
+   driven by `wrk -t2 -c50 --latency` (a Python client when wrk is missing), against
+   `baseline_post_app` (FastAPI + asyncpg INSERT ... RETURNING) under the same load:
+   2xx requests/s, p50, p99, and CPU per request of the server process (/proc utime +
+   stime over the run, divided by the requests completed).
+2. `GET /v1/reports/{id}` of a queued report (its status cached in Redis by the POST)
+   against `baseline_status_app` (FastAPI reading the same Redis hash field).
+3. Drain: N inline 100-row x 5-column XLSX reports queued while no worker runs, then 2
+   worker processes (interactive lane) started; from the first job's `started_at` to the
+   last one's `finished_at` (PostgreSQL): reports/s, worker CPU per report (from each
+   worker's "worker consuming" to the end of the drain) and peak RSS (VmHWM, both workers
+   summed), against 2 `baseline_worker_loop` processes draining the same N jobs.
+4. Online: the same N reports POSTed (25 concurrent clients, one owner each) while the
+   2 workers run: reports/s from the first POST to the last `finished_at`.
+5. Fair share: owner A POSTs a burst of N, owner B one report right after; B's
+   `created_at` to `finished_at`, and when A's burst finished.
+6. Recovery: a long PDF rendering on one of 2 workers, that worker SIGKILLed; seconds
+   until the job is claimed again (its `attempts` goes to 2), over several trials.
+
+N is 1,000 (300 with --quick). Prints a table of relatoria against the baselines with
+ratios and PASS/MISS against each target, and writes JSON under tests/bench/results/.
+A missed target is a figure; a figure that could not be measured (wrk saw no requests or
+mostly errors, nothing drained, a SIGKILL that did not land, a wait that timed out) is a
+failure: it is printed as such and the run exits non-zero.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import TemporaryDirectory
+from typing import Any
+
+import aio_pika
+import asyncpg
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from relatoria_shared.cache.status_cache import StatusCache
+from relatoria_shared.domain.lanes import Lane
+from relatoria_shared.messaging.topology import Topology
+from relatoria_shared.settings import Settings
+from tests.bench import baseline_worker_loop
+from tests.bench.environment import bench_environment
+from tests.support.api import COLUMNS, bearer, table_request
+from tests.support.cluster import long_pdf
+from tests.support.database import connect
+from tests.support.processes import RunningProcess, start, wait_ready
+from tests.support.services import free_port
+
+RESULTS = Path(__file__).parent / "results"
+WRK_THREADS = 2
+WRK_CONNECTIONS = 50
+WRK_TIMEOUT = "10s"  # wrk's default (2 s) would leave slow requests out of the latencies
+POST_OWNERS = 64  # the POST load comes from many users, as a BFF's does
+CLIENTS = 25  # concurrent httpx clients posting the small reports
+WORKERS = 2
+TERMINAL = ("done", "error", "cancelled", "expired")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SMALL_TITLE = "Relatório pequeno"
+BFF_ENV = {
+    "RELATORIA_LOG_LEVEL": "WARNING",
+    # The recovery trials post a 40,000-row PDF (tests.support.cluster.long_pdf).
+    "RELATORIA_MAX_ROWS": "60000",
+    "RELATORIA_MAX_BODY_BYTES": str(16 * 1024 * 1024),
+}
+
+
+class MeasuredNothingError(RuntimeError):
+    """A figure could not be measured: the benchmark fails rather than print a blank."""
+
+
+@dataclass
+class Bench:
+    """What the sections share: the environment, the BFF, the workers, the database."""
+
+    settings: Settings
+    env: dict[str, str]
+    logs: Path
+    base_url: str
+    bff: RunningProcess
+    dsn: str
+    db: asyncpg.Connection
+    quick: bool
+    reports: int
+    processes: list[RunningProcess] = field(default_factory=list)
+    workers: dict[str, RunningProcess] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    _started_workers: int = 0
+
+    def fail(self, message: str) -> None:
+        """Record a figure that was not measured (the run will exit non-zero)."""
+        print(f"  FAILED: {message}", flush=True)
+        self.failures.append(message)
+
+
+# --- processes: starting them, their CPU time and peak memory from /proc ----------------
+
+
+def start_module(
+    module: str, args: Sequence[str], env: dict[str, str], log: Path
+) -> RunningProcess:
+    """`python -m module args...` with `env` added to ours, its output going to `log`."""
+    log_file = log.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        env={**os.environ, **env},
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    return RunningProcess(process, log, log_file)
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first); None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def _descendants(pid: int) -> list[int]:
+    """The live descendants of `pid` (a render pool of processes would be counted too)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, pending = [], [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of `pid` (all its threads), its reaped children and its
+    live descendants."""
+    total = 0
+    for each in (pid, *_descendants(pid)):
+        fields = _stat(each)
+        if fields is not None:
+            total += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return total / CLK_TCK
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident set) of `pid` and its live descendants, in MB."""
+    total_kb = 0
+    for each in (pid, *_descendants(pid)):
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except FileNotFoundError:
+            continue
+        if match := re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE):
+            total_kb += int(match.group(1))
+    return total_kb * 1024 / 1e6
+
+
+def pid_alive(pid: int) -> bool:
+    """True while a process `pid` exists (and is not a zombie)."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+def wait_lines(processes: Sequence[RunningProcess], text: str, timeout: float) -> list[float]:
+    """Wait until every process has printed `text`; each one's CPU seconds at the moment
+    its line was seen (polled every 20 ms)."""
+    seen: list[float | None] = [None] * len(processes)
+    deadline = time.monotonic() + timeout
+    while True:
+        for index, running in enumerate(processes):
+            if seen[index] is not None:
+                continue
+            if text in running.log():
+                seen[index] = cpu_seconds(running.process.pid)
+            elif running.process.poll() is not None:
+                raise MeasuredNothingError(
+                    f"{running.log_path.name} exited before printing {text!r}:\n"
+                    f"{running.log()[-3000:]}"
+                )
+        if all(value is not None for value in seen):
+            return [value for value in seen if value is not None]
+        if time.monotonic() > deadline:
+            raise MeasuredNothingError(f"{text!r} not printed by every process in {timeout}s")
+        time.sleep(0.02)
+
+
+def start_workers(bench: Bench, count: int) -> list[RunningProcess]:
+    """Start `count` relatoria workers at once (the environment `start_worker` gives them,
+    the interactive lane, a worker id of ours each); not waited for."""
+    started = []
+    for _ in range(count):
+        bench._started_workers += 1
+        worker_id = f"bench-hot-worker-{bench._started_workers}"
+        env = bench.env | {
+            "RELATORIA_LOG_LEVEL": "INFO",
+            "RELATORIA_WORKER_LANES": Lane.INTERACTIVE.value,
+            "RELATORIA_WORKER_ID": worker_id,
+        }
+        running = start("relatoria_worker.main", env, bench.logs / f"{worker_id}.log")
+        bench.processes.append(running)
+        bench.workers[worker_id] = running
+        started.append(running)
+    return started
+
+
+def ensure_workers(bench: Bench) -> None:
+    """Make sure WORKERS relatoria workers are consuming."""
+    for worker_id, running in list(bench.workers.items()):
+        if running.process.poll() is not None:
+            bench.workers.pop(worker_id)
+    missing = WORKERS - len(bench.workers)
+    if missing > 0:
+        wait_lines(start_workers(bench, missing), "worker consuming", 60)
+
+
+# --- HTTP load: wrk, or a Python client when wrk is missing -----------------------------
+
+
+def _lua_string(text: str) -> str:
+    # A JSON string literal of ASCII text is a valid Lua one (LuaJIT knows no \u escapes,
+    # but the bodies are JSON dumped with ensure_ascii: their \u escapes are only text
+    # here, doubled to \\u, for the server to decode).
+    return json.dumps(text)
+
+
+def lua_script(method: str, requests: Sequence[tuple[dict[str, str], str | None]]) -> str:
+    """A wrk script cycling through `requests` (headers, body), formatted once per thread."""
+    entries = ",\n".join(
+        "  {"
+        + "{"
+        + ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items())
+        + "}, "
+        + ("nil" if body is None else _lua_string(body))
+        + "}"
+        for headers, body in requests
+    )
+    return f"""local specs = {{
+{entries}
+}}
+local formatted = {{}}
+local next_index = 0
+init = function(args)
+  for i, spec in ipairs(specs) do
+    formatted[i] = wrk.format("{method}", nil, spec[1], spec[2])
+  end
+end
+request = function()
+  next_index = next_index % #formatted + 1
+  return formatted[next_index]
+end
+"""
+
+
+def _wrk_ms(output: str, label: str) -> float | None:
+    match = re.search(rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s|m)\b", output, re.MULTILINE)
+    if match is None:
+        return None
+    return (
+        float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[match.group(2)]
+    )
+
+
+def wrk_load(url: str, script: str, seconds: int, scratch: Path) -> dict[str, Any]:
+    """`wrk -t2 -c50 -d{seconds}s --latency` with `script`: requests, 2xx/s, p50, p99."""
+    wrk = shutil.which("wrk")
+    assert wrk is not None
+    lua = scratch / f"load-{uuid.uuid4().hex[:6]}.lua"
+    lua.write_text(script)
+    command = [
+        wrk,
+        f"-t{WRK_THREADS}",
+        f"-c{WRK_CONNECTIONS}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        WRK_TIMEOUT,
+        "-s",
+        str(lua),
+        url,
+    ]
+    try:
+        run = subprocess.run(
+            command, check=False, capture_output=True, text=True, timeout=seconds + 60
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise MeasuredNothingError(f"wrk did not finish within {seconds + 60}s") from exc
+    output = run.stdout
+    if run.returncode != 0 or not (total := re.search(r"(\d+) requests in ([\d.]+)(\w+)", output)):
+        raise MeasuredNothingError(f"wrk failed (exit {run.returncode}):\n{output}{run.stderr}")
+    requests = int(total.group(1))
+    elapsed = float(total.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}.get(total.group(3), 1.0)
+    non_2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0
+    socket_errors = (
+        sum(int(n) for n in m.groups())
+        if (m := re.search(r"connect (\d+), read (\d+), write (\d+), timeout (\d+)", output))
+        else 0
+    )
+    return {
+        "tool": "wrk",
+        "command": " ".join(command[1:-3]),
+        "seconds": elapsed,
+        "requests": requests,
+        "non_2xx": non_2xx,
+        "socket_errors": socket_errors,
+        "ok_per_s": (requests - non_2xx) / elapsed if elapsed else 0.0,
+        "p50_ms": _wrk_ms(output, "50%"),
+        "p99_ms": _wrk_ms(output, "99%"),
+    }
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by nearest rank."""
+    ordered = sorted(values)
+    index = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+async def python_load(
+    url: str, method: str, requests: Sequence[tuple[dict[str, str], str | None]], seconds: int
+) -> dict[str, Any]:
+    """The same load from an httpx client (50 connections): a fallback costing the server's
+    cores far more than wrk does, so its figures are not comparable with wrk's."""
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=WRK_CONNECTIONS, keepalive_expiry=2)
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
+
+        async def user(offset: int) -> None:
+            index = offset
+            while time.perf_counter() < deadline:
+                headers, body = requests[index % len(requests)]
+                index += 1
+                began = time.perf_counter()
+                try:
+                    response = await client.request(method, url, headers=headers, content=body)
+                    outcome = str(response.status_code)
+                except httpx.TransportError as exc:
+                    outcome = type(exc).__name__
+                latencies.append(time.perf_counter() - began)
+                statuses[outcome] = statuses.get(outcome, 0) + 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(user(i) for i in range(WRK_CONNECTIONS)))
+        elapsed = time.perf_counter() - began
+    ok = sum(n for status, n in statuses.items() if status.startswith("2"))
+    return {
+        "tool": "httpx",
+        "seconds": elapsed,
+        "requests": len(latencies),
+        "non_2xx": len(latencies) - ok,
+        "status_codes": statuses,
+        "ok_per_s": ok / elapsed,
+        "p50_ms": percentile(latencies, 50) * 1000 if latencies else None,
+        "p99_ms": percentile(latencies, 99) * 1000 if latencies else None,
+    }
+
+
+async def measure_load(
+    bench: Bench,
+    server: RunningProcess,
+    url: str,
+    method: str,
+    requests: Sequence[tuple[dict[str, str], str | None]],
+    seconds: int,
+) -> dict[str, Any]:
+    """Load `server` at `url` for `seconds`; the load's figures and the server process's
+    CPU milliseconds per request completed."""
+    pid = server.process.pid
+    before = cpu_seconds(pid)
+    if shutil.which("wrk"):
+        result = wrk_load(url, lua_script(method, requests), seconds, bench.logs)
+    else:
+        result = await python_load(url, method, requests, seconds)
+    cpu = cpu_seconds(pid) - before
+    if server.process.poll() is not None:
+        raise MeasuredNothingError(f"the server died under load:\n{server.log()[-3000:]}")
+    if result["requests"] == 0:
+        raise MeasuredNothingError(f"{method} {url}: no request completed ({result})")
+    if result["non_2xx"] * 2 > result["requests"]:
+        raise MeasuredNothingError(
+            f"{method} {url}: {result['non_2xx']} of {result['requests']} answers not 2xx"
+        )
+    if result["non_2xx"]:
+        bench.notes.append(f"{method} {url}: {result['non_2xx']} non-2xx answers")
+    return result | {"cpu_seconds": cpu, "cpu_ms_per_request": cpu * 1000 / result["requests"]}
+
+
+# --- relatoria requests and the database ------------------------------------------------
+
+
+def small_report() -> dict[str, Any]:
+    """An inline 100-row x 5-column XLSX `table` request (the drain's report)."""
+    rows = [[f"Cliente {i}", i, i * 1.25, i % 2 == 0, "2026-02-01"] for i in range(100)]
+    return {
+        "type": "table",
+        "format": "xlsx",
+        "title": SMALL_TITLE,
+        "parameters": {"columns": COLUMNS[:5], "rows": rows},
+    }
+
+
+def tiny_report() -> dict[str, Any]:
+    """A 2-row XLSX `table` request (the POST and GET loads')."""
+    rows = [
+        ["Ana", 1, 1.5, True, "2026-01-01", "2026-01-01T10:00:00+00:00"],
+        ["Bruno", 2, 2.5, False, "2026-01-02", None],
+    ]
+    return table_request("xlsx", rows)
+
+
+@dataclass
+class Posted:
+    """What a batch of POSTs gave."""
+
+    ids: list[str]
+    statuses: dict[str, int]
+    retried: int
+    first_sent: float  # time.time() when the first POST went out
+    seconds: float
+
+
+async def post_many(
+    base_url: str, body: dict[str, Any], owners: Sequence[str], total: int, seconds: float
+) -> Posted:
+    """POST `body` `total` times from CLIENTS concurrent clients, client i posting as
+    `owners[i % len(owners)]`. A 429/503 is retried after its Retry-After (at most 5 s), as
+    a frontend would; every other answer is counted, not retried."""
+    content = json.dumps(body).encode()
+    headers = [
+        bearer(owner) | {"Content-Type": "application/json"} for owner in owners
+    ]  # one token each: signing them per request would load this process, not the BFF
+    ids: list[str] = []
+    statuses: dict[str, int] = {}
+    retried = 0
+    remaining = [total]
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=CLIENTS, keepalive_expiry=2)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
+
+        async def one_client(index: int) -> None:
+            nonlocal retried
+            while remaining[0] > 0 and time.monotonic() < deadline:
+                remaining[0] -= 1
+                while True:
+                    try:
+                        response = await client.post(
+                            "/v1/reports", content=content, headers=headers[index % len(headers)]
+                        )
+                        outcome = str(response.status_code)
+                    except httpx.TransportError as exc:
+                        outcome = type(exc).__name__
+                    if outcome in {"429", "503"} and time.monotonic() < deadline:
+                        retried += 1
+                        pause = response.headers.get("Retry-After", "0.5")
+                        await asyncio.sleep(min(5.0, float(pause) if _is_number(pause) else 0.5))
+                        continue
+                    break
+                statuses[outcome] = statuses.get(outcome, 0) + 1
+                if outcome == "201":
+                    ids.append(response.json()["requestId"])
+
+        first_sent = time.time()
+        began = time.monotonic()
+        await asyncio.gather(*(one_client(i) for i in range(CLIENTS)))
+    return Posted(ids, statuses, retried, first_sent, time.monotonic() - began)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+async def wait_terminal(
+    db: asyncpg.Connection, ids: Sequence[str], seconds: float, interval: float = 0.2
+) -> tuple[int, int, bool]:
+    """Poll until every request of `ids` is terminal: (done, terminal, finished in time)."""
+    uuids = [uuid.UUID(i) for i in ids]
+    deadline = time.monotonic() + seconds
+    while True:
+        row = await db.fetchrow(
+            "SELECT count(*) FILTER (WHERE status = 'done') AS done,"
+            " count(*) FILTER (WHERE status = ANY($2::text[])) AS terminal"
+            " FROM report_requests WHERE id = ANY($1::uuid[])",
+            uuids,
+            list(TERMINAL),
+        )
+        if row["terminal"] >= len(uuids):
+            return row["done"], row["terminal"], True
+        if time.monotonic() > deadline:
+            return row["done"], row["terminal"], False
+        await asyncio.sleep(interval)
+
+
+async def span_of(db: asyncpg.Connection, ids: Sequence[str]) -> asyncpg.Record:
+    """count, min(started_at), max(finished_at) of the done requests among `ids`."""
+    return await db.fetchrow(
+        "SELECT count(*) AS done, min(started_at) AS first_started,"
+        " max(finished_at) AS last_finished FROM report_requests"
+        " WHERE id = ANY($1::uuid[]) AND status = 'done'",
+        [uuid.UUID(i) for i in ids],
+    )
+
+
+async def cancel_pending(bench: Bench, owners: Sequence[str]) -> int:
+    """Put the owners' still-queued requests out of the workers' way (cancelled), and
+    drop the messages waiting in the interactive queue: what the POST and GET loads left
+    behind must not be drained with the next figures."""
+    cancelled = await bench.db.fetchval(
+        "WITH c AS (UPDATE report_requests SET status = 'cancelled', finished_at = now(),"
+        " updated_at = now(), version = version + 1"
+        " WHERE owner_id = ANY($1::text[]) AND status = 'queued' RETURNING 1)"
+        " SELECT count(*) FROM c",
+        list(owners),
+    )
+    try:
+        connection = await aio_pika.connect(bench.settings.amqp_url.get_secret_value())
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.get_queue(
+                Topology(bench.settings.amqp_namespace).work_queue(Lane.INTERACTIVE)
+            )
+            await queue.purge()
+    except Exception as exc:  # the rows are cancelled already: a stale message is skipped
+        bench.notes.append(f"could not purge the interactive queue: {exc!r}")
+    return int(cancelled)
+
+
+# --- the sections ---------------------------------------------------------------------
+
+
+async def section_post(bench: Bench) -> dict[str, Any]:
+    """1. POST /v1/reports: relatoria's BFF against baseline_post_app."""
+    seconds, warm = (5, 2) if bench.quick else (15, 3)
+    body = json.dumps(tiny_report())
+    owners = [f"bench-hot-post-{i}" for i in range(POST_OWNERS)]
+    requests = [(bearer(owner) | {"Content-Type": "application/json"}, body) for owner in owners]
+    port = free_port()
+    baseline = start_module(
+        "tests.bench.baseline_post_app",
+        ["--dsn", bench.dsn, "--port", str(port)],
+        {},
+        bench.logs / "baseline_post_app.log",
+    )
+    bench.processes.append(baseline)
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_ready(f"{base_url}/healthz", baseline)
+        servers = {"relatoria": (bench.bff, bench.base_url), "baseline": (baseline, base_url)}
+        for server, url in servers.values():  # warm-up, not measured
+            await measure_load(bench, server, f"{url}/v1/reports", "POST", requests, warm)
+        result: dict[str, Any] = {}
+        for name, (server, url) in servers.items():
+            result[name] = await measure_load(
+                bench, server, f"{url}/v1/reports", "POST", requests, seconds
+            )
+    finally:
+        baseline.stop()
+    await asyncio.sleep(1)  # the last requests wrk left in flight
+    result["cancelled_afterwards"] = await cancel_pending(bench, owners)
+    return result
+
+
+async def section_get(bench: Bench) -> dict[str, Any]:
+    """2. GET /v1/reports/{id} of a queued report: the BFF against baseline_status_app."""
+    seconds, warm = (5, 2) if bench.quick else (15, 3)
+    owner = "bench-hot-get"
+    headers = bearer(owner)
+    redis = Redis.from_url(bench.settings.redis_url.get_secret_value())
+    cache = StatusCache.from_settings(redis, bench.settings)
+    probe = uuid.uuid4()
+    key_format = cache.key(probe).replace("{", "{{").replace("}", "}}").replace(str(probe), "{id}")
+    port = free_port()
+    baseline = start_module(
+        "tests.bench.baseline_status_app",
+        [
+            "--redis-url",
+            bench.settings.redis_url.get_secret_value(),
+            "--key-format",
+            key_format,
+            "--port",
+            str(port),
+        ],
+        {},
+        bench.logs / "baseline_status_app.log",
+    )
+    bench.processes.append(baseline)
+    result: dict[str, Any] = {"key_format": key_format}
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_ready(f"{base_url}/healthz", baseline)
+        async with httpx.AsyncClient(base_url=bench.base_url, timeout=30) as client:
+
+            async def fresh_report() -> str:
+                # Unfinished reports are cached only briefly (status_cache_active_ttl):
+                # a report of its own for each run keeps every run on the cached path.
+                response = await client.post("/v1/reports", json=tiny_report(), headers=headers)
+                if response.status_code != 201:
+                    raise MeasuredNothingError(f"POST answered {response.status_code}")
+                rid: str = response.json()["requestId"]
+                key = cache.key(uuid.UUID(rid))
+                if await redis.hget(key, "doc") is None:
+                    raise MeasuredNothingError(f"the POST cached no status document at {key}")
+                ttl = await redis.ttl(key)
+                if 0 <= ttl < seconds + warm:
+                    bench.notes.append(
+                        f"GET: the cached status lives {ttl}s, less than a {seconds}s run"
+                    )
+                return rid
+
+            servers = {"relatoria": (bench.bff, bench.base_url), "baseline": (baseline, base_url)}
+            for name, (server, url) in servers.items():
+                rid = await fresh_report()
+                target = f"{url}/v1/reports/{rid}"
+                await measure_load(bench, server, target, "GET", [(headers, None)], warm)
+                result[name] = await measure_load(
+                    bench, server, target, "GET", [(headers, None)], seconds
+                )
+    finally:
+        baseline.stop()
+        await redis.aclose()
+    await cancel_pending(bench, [owner])
+    return result
+
+
+async def section_drain(bench: Bench) -> dict[str, Any]:
+    """3. N small XLSX reports drained by 2 workers, against 2 baseline worker loops."""
+    body = small_report()
+    result: dict[str, Any] = {"reports": bench.reports}
+    try:
+        result["baseline"] = await drain_baseline(bench, body)
+    except MeasuredNothingError as exc:  # relatoria's figures are still worth having
+        bench.fail(f"baseline drain: {exc}")
+    result["relatoria"] = await drain_relatoria(bench, body)
+    return result
+
+
+async def drain_baseline(bench: Bench, body: dict[str, Any]) -> dict[str, Any]:
+    """The baseline's drain: the same N jobs in `bench_jobs`, 2 baseline_worker_loop
+    processes started at once."""
+    await baseline_worker_loop.prepare(bench.dsn, bench.reports, body["parameters"], body["title"])
+    s3 = bench.settings.s3_endpoint_url or ""
+    processes = [
+        start_module(
+            "tests.bench.baseline_worker_loop",
+            [
+                "--dsn",
+                bench.dsn,
+                "--s3-endpoint",
+                s3,
+                "--bucket",
+                bench.settings.s3_bucket,
+                "--redis-url",
+                bench.settings.redis_url.get_secret_value(),
+                "--redis-prefix",
+                f"{bench.settings.redis_prefix}baseline:",
+                "--worker-id",
+                f"baseline-{n}",
+            ],
+            {},
+            bench.logs / f"baseline-worker-{n}.log",
+        )
+        for n in range(1, WORKERS + 1)
+    ]
+    bench.processes.extend(processes)
+    try:
+        cpu_at_ready = wait_lines(processes, baseline_worker_loop.READY, 60)
+        deadline = time.monotonic() + drain_timeout(bench)
+        while True:
+            done = await bench.db.fetchval("SELECT count(*) FROM bench_jobs WHERE status = 'done'")
+            if done >= bench.reports or time.monotonic() > deadline:
+                break
+            if any(p.process.poll() is not None for p in processes):
+                break
+            await asyncio.sleep(0.2)
+        figures = drain_figures(processes, cpu_at_ready)
+        span = await bench.db.fetchrow(
+            "SELECT count(*) AS done, min(started_at) AS first_started,"
+            " max(finished_at) AS last_finished FROM bench_jobs WHERE status = 'done'"
+        )
+    finally:
+        for running in processes:
+            running.stop()
+    if 0 < span["done"] < bench.reports:
+        bench.fail(f"baseline drain: {span['done']} of {bench.reports} done in time")
+    return drain_result(bench, "baseline drain", span, figures, processes)
+
+
+async def drain_relatoria(bench: Bench, body: dict[str, Any]) -> dict[str, Any]:
+    """relatoria's drain: N reports POSTed while no worker runs, then 2 workers started."""
+    for running in bench.workers.values():
+        running.stop()
+    bench.workers.clear()
+    owners = [f"bench-hot-drain-{i}" for i in range(CLIENTS)]
+    posted = await post_many(bench.base_url, body, owners, bench.reports, drain_timeout(bench))
+    print(f"  queued {len(posted.ids)} in {posted.seconds:.1f}s {posted.statuses}", flush=True)
+    if not posted.ids:
+        raise MeasuredNothingError(f"no report was accepted: {posted.statuses}")
+    workers = start_workers(bench, WORKERS)
+    cpu_at_ready = wait_lines(workers, "worker consuming", 60)
+    done, terminal, in_time = await wait_terminal(bench.db, posted.ids, drain_timeout(bench))
+    figures = drain_figures(workers, cpu_at_ready)
+    if not in_time:
+        bench.fail(
+            f"relatoria drain: {terminal} of {len(posted.ids)} finished within "
+            f"{drain_timeout(bench):.0f}s"
+        )
+    span = await span_of(bench.db, posted.ids)
+    result = drain_result(bench, "relatoria drain", span, figures, workers)
+    return result | {
+        "accepted": len(posted.ids),
+        "post_statuses": posted.statuses,
+        "errors": terminal - done,
+    }
+
+
+def reports_per_run(quick: bool) -> int:
+    """N: how many small reports the drain, online and fair-share sections post."""
+    return 300 if quick else 1000
+
+
+def drain_timeout(bench: Bench) -> float:
+    """How long a drain (or a batch of POSTs) of N small reports may take at most."""
+    return max(120.0, bench.reports / 4)
+
+
+def drain_figures(
+    processes: Sequence[RunningProcess], cpu_at_ready: Sequence[float]
+) -> dict[str, Any]:
+    """The workers' CPU since each was ready, and their peak RSS, read now."""
+    cpu = sum(
+        cpu_seconds(p.process.pid) - ready for p, ready in zip(processes, cpu_at_ready, strict=True)
+    )
+    return {
+        "cpu_seconds": cpu,
+        "peak_rss_mb": sum(peak_rss_mb(p.process.pid) for p in processes),
+        "alive": all(p.process.poll() is None for p in processes),
+    }
+
+
+def drain_result(
+    bench: Bench,
+    name: str,
+    span: asyncpg.Record,
+    figures: dict[str, Any],
+    processes: Sequence[RunningProcess],
+) -> dict[str, Any]:
+    """reports/s, CPU per report and RSS of one drain; a drain of nothing fails."""
+    done = int(span["done"])
+    if not figures["alive"]:
+        logs = "\n".join(p.log()[-1500:] for p in processes if p.process.poll() is not None)
+        bench.fail(f"{name}: a worker process died during the drain:\n{logs}")
+    if done == 0 or span["first_started"] is None:
+        raise MeasuredNothingError(f"{name}: no report was drained")
+    seconds = (span["last_finished"] - span["first_started"]).total_seconds()
+    return {
+        "done": done,
+        "seconds": seconds,
+        "reports_per_s": done / seconds if seconds > 0 else None,
+        "cpu_ms_per_report": figures["cpu_seconds"] * 1000 / done,
+        "peak_rss_mb": figures["peak_rss_mb"],
+    }
+
+
+async def section_online(bench: Bench) -> dict[str, Any]:
+    """4. N small reports POSTed while the 2 workers run: first POST to last done."""
+    ensure_workers(bench)
+    owners = [f"bench-hot-online-{i}" for i in range(CLIENTS)]
+    posted = await post_many(
+        bench.base_url, small_report(), owners, bench.reports, drain_timeout(bench)
+    )
+    if not posted.ids:
+        raise MeasuredNothingError(f"no report was accepted: {posted.statuses}")
+    done, terminal, in_time = await wait_terminal(bench.db, posted.ids, drain_timeout(bench))
+    if not in_time:
+        bench.fail(f"online: {terminal} of {len(posted.ids)} finished in time")
+        await cancel_pending(bench, owners)
+    span = await span_of(bench.db, posted.ids)
+    if not span["done"]:
+        raise MeasuredNothingError("online: no report was done")
+    seconds = span["last_finished"].timestamp() - posted.first_sent
+    return {
+        "accepted": len(posted.ids),
+        "post_statuses": posted.statuses,
+        "post_retries": posted.retried,
+        "posting_seconds": posted.seconds,
+        "done": int(span["done"]),
+        "errors": terminal - done,
+        "seconds": seconds,
+        "reports_per_s": int(span["done"]) / seconds,
+    }
+
+
+async def section_fair(bench: Bench) -> dict[str, Any]:
+    """5. Owner A's burst of N, then owner B's one report: B's created_at to finished_at."""
+    ensure_workers(bench)
+    timeout = 60.0 if bench.quick else 120.0
+    owner_a, owner_b = "bench-hot-fair-a", "bench-hot-fair-b"
+    body = small_report()
+    burst = await post_many(bench.base_url, body, [owner_a], bench.reports, drain_timeout(bench))
+    if not burst.ids:
+        raise MeasuredNothingError(f"owner A's burst: nothing accepted: {burst.statuses}")
+    async with httpx.AsyncClient(base_url=bench.base_url, timeout=30) as client:
+        response = await client.post("/v1/reports", json=body, headers=bearer(owner_b))
+    if response.status_code != 201:
+        raise MeasuredNothingError(f"owner B's POST answered {response.status_code}")
+    b_id = response.json()["requestId"]
+    a_queued = await bench.db.fetchval(
+        "SELECT count(*) FROM report_requests WHERE id = ANY($1::uuid[]) AND status = 'queued'",
+        [uuid.UUID(i) for i in burst.ids],
+    )
+    result: dict[str, Any] = {
+        "a_accepted": len(burst.ids),
+        "a_post_statuses": burst.statuses,
+        "a_post_retries": burst.retried,
+        "a_posting_seconds": burst.seconds,
+        "a_queued_at_b": a_queued,
+        "b_timeout_seconds": timeout,
+    }
+    deadline = time.monotonic() + timeout
+    while True:
+        row = await bench.db.fetchrow(
+            "SELECT status, created_at, finished_at FROM report_requests WHERE id = $1",
+            uuid.UUID(b_id),
+        )
+        if row["status"] in TERMINAL or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    if row["status"] != "done":
+        result["b_seconds"] = timeout
+        result["b_status"] = row["status"]
+        bench.fail(f"fair share: B's report still {row['status']} after {timeout:.0f}s")
+    else:
+        result["b_seconds"] = (row["finished_at"] - row["created_at"]).total_seconds()
+        result["b_status"] = "done"
+    _, terminal, in_time = await wait_terminal(bench.db, burst.ids, drain_timeout(bench))
+    span = await span_of(bench.db, burst.ids)
+    if not in_time:
+        bench.fail(f"fair share: only {terminal} of A's {len(burst.ids)} finished in time")
+        await cancel_pending(bench, [owner_a])
+    if span["done"]:
+        a_end = span["last_finished"].timestamp()
+        result["a_finished_seconds"] = a_end - burst.first_sent
+        if row["finished_at"] is not None:
+            result["b_before_a_end_seconds"] = a_end - row["finished_at"].timestamp()
+    return result
+
+
+async def section_recovery(bench: Bench) -> dict[str, Any]:
+    """6. SIGKILL the worker rendering a long PDF; seconds until it is claimed again."""
+    trials = 3 if bench.quick else 5
+    owner = "bench-hot-recovery"
+    headers = bearer(owner)
+    body = long_pdf(40000)
+    pickups: list[float] = []
+    reclaimed_by: list[str | None] = []
+    void = 0
+    timeout = 120.0
+    async with httpx.AsyncClient(base_url=bench.base_url, timeout=60) as client:
+        for _ in range(trials * 2):  # a trial whose job finished before the kill is redone
+            if len(pickups) == trials:
+                break
+            ensure_workers(bench)
+            response = await client.post("/v1/reports", json=body, headers=headers)
+            if response.status_code != 201:
+                raise MeasuredNothingError(f"the long PDF's POST answered {response.status_code}")
+            rid = uuid.UUID(response.json()["requestId"])
+            row = await poll_row(
+                bench.db, rid, lambda r: r["status"] == "processing" and r["attempts"] == 1, 60
+            )
+            if row is None:
+                raise MeasuredNothingError("the long PDF was never claimed within 60s")
+            holder = row["worker_id"]
+            victim = bench.workers.pop(holder, None)
+            if victim is None:
+                raise MeasuredNothingError(
+                    f"the job is held by {holder!r}, none of our workers {list(bench.workers)}"
+                )
+            victim.kill()
+            killed = time.monotonic()
+            if pid_alive(victim.process.pid):
+                raise MeasuredNothingError(f"SIGKILL did not land: {holder} is still alive")
+            after = await bench.db.fetchrow(
+                "SELECT status, attempts, worker_id FROM report_requests WHERE id = $1", rid
+            )
+            if not (after["status"] == "processing" and after["worker_id"] == holder):
+                void += 1  # it finished just before the kill: nothing to recover
+                continue
+            again = await poll_row(bench.db, rid, claimed_again(row), timeout)
+            if again is None:
+                bench.fail(f"recovery: the killed job was not claimed again within {timeout:.0f}s")
+                pickups.append(timeout)
+            else:
+                pickups.append(time.monotonic() - killed)
+                reclaimed_by.append(again["worker_id"])
+            print(f"  pickup after SIGKILL: {pickups[-1]:.2f}s", flush=True)
+            # Stop rendering it (the survivor notices at its next heartbeat).
+            await client.delete(f"/v1/reports/{rid}", headers=headers)
+    if not pickups:
+        raise MeasuredNothingError(f"no SIGKILL interrupted a job ({void} came too late)")
+    return {
+        "lease_seconds": bench.settings.lease_seconds,
+        "heartbeat_seconds": bench.settings.heartbeat_seconds,
+        "sweep_interval_seconds": bench.settings.sweep_interval_seconds,
+        "pickup_seconds": [round(p, 2) for p in pickups],
+        "p50_seconds": statistics.median(pickups),
+        "max_seconds": max(pickups),
+        "void_trials": void,
+        "reclaimed_by": reclaimed_by,
+    }
+
+
+def claimed_again(first: asyncpg.Record) -> Callable[[asyncpg.Record], bool]:
+    """Whether a later row of the request shows it claimed after `first`: another attempt
+    counted, a new start, or another holder."""
+
+    def check(row: asyncpg.Record) -> bool:
+        return bool(
+            row["attempts"] > first["attempts"]
+            or row["started_at"] not in (None, first["started_at"])
+            or row["worker_id"] not in (None, first["worker_id"])
+        )
+
+    return check
+
+
+async def poll_row(
+    db: asyncpg.Connection,
+    rid: uuid.UUID,
+    condition: Callable[[asyncpg.Record], bool],
+    seconds: float,
+) -> asyncpg.Record | None:
+    """Poll the request's row every 20 ms until `condition` holds; None after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        row = await db.fetchrow(
+            "SELECT status, attempts, worker_id, started_at FROM report_requests WHERE id = $1",
+            rid,
+        )
+        if row is not None and condition(row):
+            return row
+        await asyncio.sleep(0.02)
+    return None
+
+
+SECTIONS: list[tuple[str, Callable[[Bench], Awaitable[dict[str, Any]]]]] = [
+    ("post", section_post),
+    ("get", section_get),
+    ("drain", section_drain),
+    ("online", section_online),
+    ("fair_share", section_fair),
+    ("recovery", section_recovery),
+]
+
+
+async def run_sections(bench: Bench, results: dict[str, Any], only: set[str]) -> None:
+    """Every section in turn; one that fails is recorded and the next one still runs."""
+    for name, section in SECTIONS:
+        if only and name not in only:
+            continue
+        print(f"== {name}", flush=True)
+        began = time.monotonic()
+        try:
+            results[name] = await section(bench)
+        except MeasuredNothingError as exc:
+            bench.fail(f"{name}: {exc}")
+            results[name] = {"failed": str(exc)}
+        except Exception as exc:
+            traceback.print_exc()
+            bench.fail(f"{name}: crashed: {exc!r}")
+            results[name] = {"failed": repr(exc)}
+        print(f"   ({time.monotonic() - began:.0f}s)", flush=True)
+
+
+async def run(
+    settings: Settings, env: dict[str, str], logs: Path, quick: bool, only: set[str]
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Start the BFF, run the sections, stop every process started."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    bff = start(
+        "relatoria_bff.main", env | BFF_ENV | {"RELATORIA_BFF_PORT": str(port)}, logs / "bff.log"
+    )
+    url = make_url(settings.database_url.get_secret_value()).set(drivername="postgresql")
+    db = await connect(settings)
+    bench = Bench(
+        settings=settings,
+        env=env | BFF_ENV,
+        logs=logs,
+        base_url=base_url,
+        bff=bff,
+        dsn=url.render_as_string(hide_password=False),
+        db=db,
+        quick=quick,
+        reports=reports_per_run(quick),
+        processes=[bff],
+    )
+    results: dict[str, Any] = {}
+    try:
+        wait_ready(f"{base_url}/readyz", bff)
+        await run_sections(bench, results, only)
+    finally:
+        for running in bench.processes:
+            if not running.log_file.closed:
+                running.stop()
+        await db.close()
+    return results, bench.failures, bench.notes
+
+
+# --- the table ------------------------------------------------------------------------
+
+Row = tuple[str, str, str, str, str, str]
+_HEADER: Row = ("figure", "relatoria", "baseline", "ratio", "target", "verdict")
+
+
+def _get(results: dict[str, Any], *path: str) -> Any:
+    value: Any = results
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _ratio(a: Any, b: Any) -> float | None:
+    numbers = isinstance(a, int | float) and isinstance(b, int | float)
+    return a / b if numbers and b else None
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _verdict(value: float | None, ok: Callable[[float], bool]) -> str:
+    if value is None:
+        return "FAIL (not measured)"
+    return "PASS" if ok(value) else "MISS"
+
+
+def _row(
+    label: str,
+    mine: Any,
+    base: Any = None,
+    *,
+    digits: int = 1,
+    target: str = "",
+    check: Callable[[float], bool] | None = None,
+    on_ratio: bool = False,
+) -> Row:
+    """A figure's row; `check` judges the ratio (`on_ratio`) or relatoria's figure."""
+    ratio = _ratio(mine, base)
+    judged = ratio if on_ratio else mine
+    verdict = "" if check is None else _verdict(judged, check)
+    return (label, _fmt(mine, digits), _fmt(base, digits), _fmt(ratio, 2), target, verdict)
+
+
+def _title(text: str) -> Row:
+    return (text, "", "", "", "", "")
+
+
+def _http_rows(results: dict[str, Any], section: str, title: str) -> list[Row]:
+    mine, base = _get(results, section, "relatoria"), _get(results, section, "baseline")
+    tool = (mine or base or {}).get("tool", "?")
+
+    def both(key: str) -> tuple[Any, Any]:
+        return _get(results, section, "relatoria", key), _get(results, section, "baseline", key)
+
+    post = section == "post"
+    return [
+        _title(f"{title} ({tool}, {WRK_CONNECTIONS} connections)"),
+        _row(
+            "  2xx requests/s",
+            *both("ok_per_s"),
+            digits=0,
+            target="ratio >= 0.5",
+            check=lambda r: r >= 0.5,
+            on_ratio=True,
+        ),
+        _row("  latency p50 (ms)", *both("p50_ms")),
+        _row(
+            "  latency p99 (ms)",
+            *both("p99_ms"),
+            target="<= 2x baseline" if post else "",
+            check=(lambda r: r <= 2.0) if post else None,
+            on_ratio=True,
+        ),
+        _row(
+            "  server CPU per request (ms)",
+            *both("cpu_ms_per_request"),
+            digits=3,
+            target="relatoria <= 0.6 ms" if post else "",
+            check=(lambda c: c <= 0.6) if post else None,
+        ),
+        ("  requests (non-2xx)", _requests(mine), _requests(base), "", "", ""),
+    ]
+
+
+def _requests(load: dict[str, Any] | None) -> str:
+    return "-" if load is None else f"{load['requests']} ({load['non_2xx']})"
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    """The figures of the sections that ran, one line each: figure, relatoria, baseline,
+    ratio, target, verdict."""
+    rows: list[Row] = []
+    n = _get(results, "reports")
+    if "post" in results:
+        rows += _http_rows(results, "post", "POST /v1/reports")
+    if "get" in results:
+        rows += _http_rows(results, "get", "GET /v1/reports/{id} (queued, cached)")
+    if "drain" in results:
+
+        def drained(key: str) -> tuple[Any, Any]:
+            return _get(results, "drain", "relatoria", key), _get(results, "drain", "baseline", key)
+
+        rows += [
+            _title(f"Drain: {n} queued 100x5 XLSX, then 2 workers"),
+            _row(
+                "  reports/s (first started to last finished)",
+                *drained("reports_per_s"),
+                target="ratio >= 1.0 (aim 1.2)",
+                check=lambda r: r >= 1.0,
+                on_ratio=True,
+            ),
+            _row(
+                "  worker CPU per report (ms)",
+                *drained("cpu_ms_per_report"),
+                target="ratio <= 1.25",
+                check=lambda r: r <= 1.25,
+                on_ratio=True,
+            ),
+            _row(
+                "  peak RSS of the 2 workers (MB)",
+                *drained("peak_rss_mb"),
+                target="relatoria <= 200 MB",
+                check=lambda mb: mb <= 200,
+            ),
+        ]
+    if "online" in results:
+        rows += [
+            _title(f"Online: {n} 100x5 XLSX POSTed while 2 workers run"),
+            _row(
+                "  reports/s (first POST to last finished)",
+                _get(results, "online", "reports_per_s"),
+                target=">= 75/s",
+                check=lambda r: r >= 75,
+            ),
+            _row("  seconds spent posting", _get(results, "online", "posting_seconds")),
+        ]
+    if "fair_share" in results:
+        fair = results["fair_share"]
+        timed_out = fair.get("b_status") not in (None, "done")
+        b_row = _row(
+            "  B: created to finished (s)",
+            fair.get("b_seconds"),
+            digits=2,
+            target="< 2 s",
+            check=lambda s: s < 2,
+        )
+        if timed_out:
+            b_row = (*b_row[:5], f"FAIL (timed out, still {fair['b_status']})")
+        rows += [
+            _title(f"Fair share: owner A's burst of {n}, then owner B's one"),
+            b_row,
+            _row("  A's jobs still queued when B posted", fair.get("a_queued_at_b")),
+            _row("  A: first POST to last finished (s)", fair.get("a_finished_seconds")),
+            _row("  B finished before A's last by (s)", fair.get("b_before_a_end_seconds")),
+        ]
+    if "recovery" in results:
+        recovery = results["recovery"]
+        trials = len(recovery.get("pickup_seconds") or [])
+        rows += [
+            _title(f"Recovery: SIGKILL to claimed again ({trials} trials)"),
+            _row(
+                "  p50 (s)",
+                recovery.get("p50_seconds"),
+                digits=2,
+                target="<= 3 s",
+                check=lambda s: s <= 3,
+            ),
+            _row("  max (s)", recovery.get("max_seconds"), digits=2),
+        ]
+    widths = [max(len(row[i]) for row in [_HEADER, *rows]) for i in range(6)]
+    lines = []
+    for row in [_HEADER, *rows]:
+        cells = [row[0].ljust(widths[0]), *(row[i].rjust(widths[i]) for i in (1, 2, 3))]
+        cells += [row[4].ljust(widths[4]), row[5]]
+        lines.append("  ".join(cells).rstrip())
+    return lines
+
+
+def main() -> None:
+    """Run the benchmark, print its table, save its JSON; exit 1 if anything measured
+    nothing."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="shorter runs, fewer reports")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        choices=[name for name, _ in SECTIONS],
+        help="run only this section (repeatable); for development",
+    )
+    args = parser.parse_args()
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(),
+        "quick": args.quick,
+        "reports": reports_per_run(args.quick),
+        "cores": os.cpu_count(),
+        "load_generator": "wrk" if shutil.which("wrk") else "httpx (wrk not installed)",
+    }
+    if not shutil.which("wrk"):
+        print("wrk is not installed: the HTTP loads use a Python client (noisier, heavier)")
+    with bench_environment() as (settings, env), TemporaryDirectory() as logs:
+        figures, failures, notes = asyncio.run(
+            run(settings, env, Path(logs), args.quick, set(args.only))
+        )
+    results |= figures | {"failures": failures, "notes": notes}
+    print()
+    print(
+        f"relatoria hot path vs bare baselines ({os.cpu_count()} cores, shared; load "
+        "generators on the same machine)"
+    )
+    for line in table(results):
+        print(line)
+    for note in notes:
+        print(f"note: {note}")
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"hot_path-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nsaved {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+    if failures:
+        print(f"\nFAILED: {len(failures)} figure(s) measured nothing:", file=sys.stderr)
+        for failure in failures:
+            print(f"  - {failure.splitlines()[0]}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
