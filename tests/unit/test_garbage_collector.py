@@ -1,4 +1,4 @@
-"""After start-up the worker takes its long-lived heap out of the collector's passes and
+"""After start-up the services take its long-lived heap out of the collector's passes and
 collects the young generation less often (run in a fresh interpreter: the settings are
 process-wide)."""
 
@@ -12,7 +12,8 @@ pytestmark = pytest.mark.unit
 
 PROBE = """
 import gc, json
-from relatoria_worker.worker import GC_YOUNG_THRESHOLD, settle_garbage_collector
+import relatoria_worker.worker  # a worker's start-up heap
+from relatoria_shared.garbage_collector import GC_YOUNG_THRESHOLD, settle_garbage_collector
 before = gc.get_threshold()
 settle_garbage_collector()
 print(json.dumps({

@@ -101,7 +101,7 @@ async def test_an_app_that_dies_counts_as_a_500() -> None:
         raise RuntimeError("boom")
 
     router = Router(routes=[Route("/v1/reports/{report_id}", dying)])
-    middleware = RequestTelemetry(dying, metrics, [router], frozenset())
+    middleware = RequestTelemetry(dying, metrics, [router], frozenset(), traces_recorded=False)
     scope: Scope = {"type": "http", "method": "GET", "path": "/v1/reports/42", "headers": []}
     with pytest.raises(RuntimeError):
         await middleware(scope, None, None)

@@ -15,6 +15,7 @@ from relatoria_bff.metrics import BffMetrics
 from relatoria_bff.metrics import router as metrics_router
 from relatoria_bff.reports import legacy_views, views
 from relatoria_bff.request_telemetry import PROBE_PATHS, RequestTelemetry
+from relatoria_shared.garbage_collector import settle_garbage_collector
 from relatoria_shared.settings import Settings
 
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await resources.get()
+        settle_garbage_collector()  # what start-up built stays: out of the collector's way
         try:
             yield
         finally:
@@ -43,10 +45,12 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
         summary="Asynchronous report generation: request, watch, download.",
         lifespan=lifespan,
         # FastAPI's server and operation spans, through the provider configure_tracing
-        # installed. Its OpenTelemetry metrics and logs stay off: Prometheus and our own
-        # log lines cover them, and its logs would record rejected input.
+        # installed, when they are exported; otherwise RequestTelemetry makes each request's
+        # trace current unrecorded (its ids still reach logs, messages and workers). Its
+        # OpenTelemetry metrics and logs stay off: Prometheus and our own log lines cover
+        # them, and its logs would record rejected input.
         telemetry={
-            "tracing": True,
+            "tracing": bool(settings.otlp_endpoint),
             "operation_spans": True,
             "metrics": False,
             "logs": False,
@@ -61,6 +65,7 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
     app.add_middleware(
         RequestTelemetry,
         metrics=metrics,
+        traces_recorded=bool(settings.otlp_endpoint),
         routers=[app.router, *_ROUTERS],
         creation_paths=frozenset(
             route.path

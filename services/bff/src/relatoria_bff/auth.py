@@ -8,6 +8,7 @@ expiry and subject are required. The owner of a report is the token's `sub`.
 import asyncio
 import re
 import time
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -16,6 +17,8 @@ from relatoria_bff.errors import ApiError
 from relatoria_shared.settings import Settings
 
 _REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+VERIFIED_TOKENS_KEPT = 4096
+"""Tokens remembered once verified (a client sends the same one with every request)."""
 # Owner ids are stored and logged: no control characters, no surrogates, bounded.
 _SUBJECT = re.compile(r"^[^\x00-\x1f\x7f\ud800-\udfff]{1,255}$")
 
@@ -33,6 +36,7 @@ class TokenVerifier:
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         self._leeway = settings.jwt_leeway_seconds
+        self._verified: OrderedDict[str, tuple[str, float]] = OrderedDict()
         # HMAC: the current secret, then the previous one while a rotation is under way.
         self._secrets: list[str] = []
         self._jwks: jwt.PyJWKClient | None = None
@@ -52,7 +56,17 @@ class TokenVerifier:
             )
 
     async def owner_of(self, token: str) -> str:
-        """The subject of a valid token; raises a 401 `ApiError` otherwise."""
+        """The subject of a valid token; raises a 401 `ApiError` otherwise.
+
+        A token verified once is remembered (the most recent `VERIFIED_TOKENS_KEPT`) until
+        it expires: its signature and claims cannot change, only time can end it."""
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            owner, expires = remembered
+            if time.time() < expires:
+                self._verified.move_to_end(token)
+                return owner
+            del self._verified[token]
         try:
             claims = await self._verified_claims(token)
         except jwt.PyJWTError as exc:
@@ -60,7 +74,13 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not _SUBJECT.match(subject):
             raise unauthorized("invalid token: the subject must be 1-255 printable characters")
+        self._remember(token, subject, float(claims["exp"]) + self._leeway)
         return subject
+
+    def _remember(self, token: str, subject: str, expires: float) -> None:
+        self._verified[token] = (subject, expires)
+        if len(self._verified) > VERIFIED_TOKENS_KEPT:
+            self._verified.popitem(last=False)
 
     async def _verified_claims(self, token: str) -> dict[str, Any]:
         keys: list[Any] = list(self._secrets) or [await self._jwks_key(token)]

@@ -4,12 +4,12 @@ import logging
 import math
 from typing import Any
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from relatoria_shared.db.pool import OUTAGES
 from relatoria_shared.domain.request_errors import (
     IdempotencyKeyReused,
     InvalidCursor,
@@ -135,16 +135,6 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-_OUTAGES = (
-    asyncpg.PostgresConnectionError,  # lost connections
-    asyncpg.InterfaceError,  # a connection closed under the pool
-    asyncpg.exceptions.OperatorInterventionError,  # shutting down, restarting, cancelled
-    asyncpg.exceptions.InsufficientResourcesError,  # out of connections, disk
-    OSError,  # refused connections
-    TimeoutError,  # a statement or connection past its time limit
-)
-
-
 async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
     log.error("backing service unavailable", extra={"error": f"{type(exc).__name__}: {exc}"[:500]})
     return JSONResponse(
@@ -162,7 +152,7 @@ async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Make every error the app can raise answer in the one JSON shape."""
     app.add_exception_handler(Exception, _unexpected)
-    for outage in _OUTAGES:
+    for outage in OUTAGES:
         app.add_exception_handler(outage, _unavailable)
     app.add_exception_handler(RequestRefused, _refused)
     app.add_exception_handler(ApiError, _api_error)

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relatoria_bff.metrics import METRICS_PATH, BffMetrics
 from relatoria_shared.logging_setup import log_context
+from relatoria_shared.tracing import unrecorded_trace
 
 log = logging.getLogger("relatoria_bff.http")
 
@@ -76,11 +77,15 @@ class RequestTelemetry:
         metrics: BffMetrics,
         routers: Sequence[Router],
         creation_paths: frozenset[str],
+        traces_recorded: bool,
     ) -> None:
+        """`traces_recorded`: FastAPI records each request's spans; otherwise the request's
+        trace is made current here, unrecorded."""
         self.app = app
         self.metrics = metrics
         self.routers = routers
         self.creation_paths = creation_paths
+        self.traces_recorded = traces_recorded
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the request in its log context, noting its status (and a refusal's
@@ -89,7 +94,11 @@ class RequestTelemetry:
             await self.app(scope, receive, send)
             return
         with log_context():
-            await self._observe(scope, receive, send)
+            if self.traces_recorded:
+                await self._observe(scope, receive, send)
+                return
+            with unrecorded_trace(_trace_headers(scope)):
+                await self._observe(scope, receive, send)
 
     async def _observe(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
@@ -123,6 +132,13 @@ class RequestTelemetry:
                 if refused:
                     self.metrics.reports_rejected.labels(error_code(bytes(error_body))).inc()
             _log_request(scope, method, route, status, elapsed)
+
+
+def _trace_headers(scope: Scope) -> dict[str, str]:
+    for name, value in scope["headers"]:
+        if name == b"traceparent":
+            return {"traceparent": value.decode("latin-1")}
+    return {}
 
 
 def _log_request(scope: Scope, method: str, route: str, status: int | None, elapsed: float) -> None:

@@ -1,13 +1,15 @@
-"""Turn a claimed request into a stored file: render to a temporary file, hash, upload.
+"""Turn a claimed request into a stored file: render, hash, upload.
 
 Blocking work (rendering is CPU-bound, boto3 is synchronous): the job runner calls it in
 a render thread so the event loop keeps acking, heartbeating, fetching rows and serving
-other jobs. Rows stream from their source through the renderer into a temporary file,
-which goes to S3 (in parts when large) and is removed on every path out.
+other jobs. A report known to be small (at most `IN_MEMORY_ROWS` rows) is rendered in
+memory and sent in one PUT; any other streams from its source through the renderer into
+a temporary file, which goes to S3 (in parts when large) and is removed on every path out.
 """
 
 import contextlib
 import hashlib
+import io
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,6 +30,9 @@ from relatoria_worker.renderers.base import Renderer, RenderStats
 from relatoria_worker.row_sources import RowSource
 
 _HASH_CHUNK = 1024 * 1024
+IN_MEMORY_ROWS = 5_000
+"""Reports of at most this many rows (known in advance) are rendered in memory: a few
+hundred kilobytes, cheaper than a scratch directory, a file and reading it back twice."""
 
 
 class ArtifactBuilder:
@@ -63,6 +68,13 @@ class ArtifactBuilder:
         key = object_key(self._key_prefix, record.id, fmt)
         file_name = download_file_name(record.title, fmt)
         renderer = self._renderer_for(fmt)
+        every_few_rows = [self._priority.step_aside] if lane is Lane.BULK else []
+        expected = source.expected_rows
+        if expected is not None and expected <= IN_MEMORY_ROWS:
+            table = _table(record, source, control, every_few_rows)
+            return self._in_memory(
+                renderer, table, fmt=fmt, key=key, file_name=file_name, control=control
+            )
         # A private directory, removed with everything in it on every path out.
         with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix="relatoria-") as scratch:
             path = Path(scratch) / f"report.{fmt.extension}"
@@ -74,15 +86,9 @@ class ArtifactBuilder:
                 if renderer.writes_in_order
                 else None
             )
-            every_few_rows = [self._priority.step_aside] if lane is Lane.BULK else []
             if upload is not None:
                 every_few_rows.append(upload.check)  # a failed part stops the render
-            table = TableData(
-                title=record.title,
-                columns=source.columns,
-                rows=_counted(source.rows, control, every_few_rows),
-                generated_at=datetime.now(UTC),
-            )
+            table = _table(record, source, control, every_few_rows)
             span_attributes = {"relatoria.format": fmt.value}
             with upload if upload is not None else contextlib.nullcontext():
                 started = time.monotonic()
@@ -97,15 +103,61 @@ class ArtifactBuilder:
                     else:
                         upload.finish()
             self._metrics.file_stored(fmt, rendered - started, time.monotonic() - rendered)
-        return Artifact(
-            object_key=key,
-            content_type=fmt.content_type,
-            file_name=file_name,
-            size_bytes=size,
-            sha256=digest,
-            row_count=stats.row_count,
-            page_count=stats.page_count,
+        return _artifact(key, fmt, file_name=file_name, size=size, digest=digest, stats=stats)
+
+    def _in_memory(
+        self,
+        renderer: Renderer,
+        table: TableData,
+        *,
+        fmt: ReportFormat,
+        key: str,
+        file_name: str,
+        control: JobControl,
+    ) -> Artifact:
+        span_attributes = {"relatoria.format": fmt.value}
+        started = time.monotonic()
+        with span("render", attributes=span_attributes):
+            buffer = io.BytesIO()
+            stats = renderer.render(table, buffer)
+            content = buffer.getvalue()
+        rendered = time.monotonic()
+        control.check()
+        with span("upload", attributes=span_attributes):
+            self._store.put_bytes(content, key, fmt.content_type, file_name)
+        self._metrics.file_stored(fmt, rendered - started, time.monotonic() - rendered)
+        digest = hashlib.sha256(content).hexdigest()
+        return _artifact(
+            key, fmt, file_name=file_name, size=len(content), digest=digest, stats=stats
         )
+
+
+def _table(
+    record: ReportRecord,
+    source: RowSource,
+    control: JobControl,
+    every_few_rows: Sequence[Callable[[], None]],
+) -> TableData:
+    return TableData(
+        title=record.title,
+        columns=source.columns,
+        rows=_counted(source.rows, control, every_few_rows),
+        generated_at=datetime.now(UTC),
+    )
+
+
+def _artifact(
+    key: str, fmt: ReportFormat, *, file_name: str, size: int, digest: str, stats: RenderStats
+) -> Artifact:
+    return Artifact(
+        object_key=key,
+        content_type=fmt.content_type,
+        file_name=file_name,
+        size_bytes=size,
+        sha256=digest,
+        row_count=stats.row_count,
+        page_count=stats.page_count,
+    )
 
 
 def _counted(

@@ -6,7 +6,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
-from sqlalchemy.exc import DBAPIError
+from relatoria_shared.db.pool import OUTAGES
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,7 +28,7 @@ async def through_outage(
     while True:
         try:
             return await call()
-        except (DBAPIError, OSError) as exc:
+        except OUTAGES as exc:
             if give_up() or time.monotonic() + delay > deadline:
                 raise
             log.warning(

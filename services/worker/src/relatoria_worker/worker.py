@@ -1,7 +1,6 @@
 """The worker process: connections, consumption, sweeping, and graceful shutdown."""
 
 import asyncio
-import gc
 import logging
 import os
 import sys
@@ -18,6 +17,7 @@ from relatoria_shared.db.jobs import PgJobRepository
 from relatoria_shared.db.maintenance import PgMaintenanceRepository
 from relatoria_shared.db.worker_presence import worker_presence
 from relatoria_shared.domain.lanes import Lane
+from relatoria_shared.garbage_collector import settle_garbage_collector
 from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.metrics_registry import process_registry
 from relatoria_shared.settings import Settings
@@ -195,29 +195,6 @@ def _tracked(
             in_flight.discard(task)
 
     return tracked
-
-
-GC_YOUNG_THRESHOLD = 10_000
-"""Container allocations between young-generation collections (Python's default: 700)."""
-
-
-def settle_garbage_collector() -> None:
-    """Tune the cyclic garbage collector for streaming exports, once start-up is done.
-
-    The collector's passes grow with the objects they look at: the worker's start-up
-    leaves a large heap of long-lived objects (the S3 client's service model, settings,
-    imported modules), and an export allocates millions of short-lived rows and cells,
-    so with the defaults a 1M-row CSV export spent 2.5 s of its 10 s in the collector.
-    Freezing the start-up heap takes it out of every later pass, and young collections
-    every 10,000 allocations instead of 700 make them rarer; the rows themselves are
-    freed by reference counting as before. (A frozen object that later becomes cyclic
-    garbage, such as a connection replaced after a reconnect, is never collected: a few
-    objects per reconnect.)
-    """
-    gc.collect()
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
 
 
 def render_executors(settings: Settings) -> dict[Lane, ThreadPoolExecutor]:

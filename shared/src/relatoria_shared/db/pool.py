@@ -20,6 +20,18 @@ KEEPALIVES = {
 }
 
 
+OUTAGES: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,  # lost connections
+    asyncpg.InterfaceError,  # a connection closed under the pool
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, restarting, cancelled
+    asyncpg.exceptions.InsufficientResourcesError,  # out of connections, disk
+    OSError,  # refused connections
+    TimeoutError,  # a statement or connection past its time limit
+)
+"""What PostgreSQL being unreachable looks like to a caller: worth retrying later (a 503 to
+an HTTP client), unlike an error in the statement itself."""
+
+
 def asyncpg_dsn(database_url: str) -> str:
     """The settings' SQLAlchemy-style URL (`postgresql+asyncpg://…`) as asyncpg takes it."""
     return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)

@@ -110,9 +110,33 @@ class ObjectStore:
             max_concurrency=4,
         )
 
-    def upload_file(self, path: Path, key: str, content_type: str, file_name: str) -> None:
-        """Upload `path` to `key` with the headers a browser needs to save it well."""
+    def put_bytes(self, content: bytes, key: str, content_type: str, file_name: str) -> None:
+        """Store `content` at `key` in one PUT, with the headers `upload_file` sets."""
         with _storage_errors("upload", key):
+            self._client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=content,
+                ContentType=content_type,
+                ContentDisposition=content_disposition(file_name),
+            )
+
+    def upload_file(self, path: Path, key: str, content_type: str, file_name: str) -> None:
+        """Upload `path` to `key` with the headers a browser needs to save it well: in one
+        PUT below the multipart threshold, else in parts."""
+        with _storage_errors("upload", key):
+            if path.stat().st_size < self._transfer.multipart_threshold:
+                # A transfer manager per upload (its threads, futures and callbacks) costs
+                # more than a small report's whole PUT.
+                with path.open("rb") as body:
+                    self._client.put_object(
+                        Bucket=self.bucket,
+                        Key=key,
+                        Body=body,
+                        ContentType=content_type,
+                        ContentDisposition=content_disposition(file_name),
+                    )
+                return
             self._client.upload_file(
                 str(path),
                 self.bucket,
