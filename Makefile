@@ -82,6 +82,7 @@ bench: install ## Benchmark figures (make bench QUICK=1 for a short run)
 	$(UV) run python -m tests.bench.bench_pipeline $(if $(QUICK),--quick,)
 	$(UV) run python -m tests.bench.bench_recovery $(if $(QUICK),--quick,)
 	$(UV) run python -m tests.bench.bench_hot_path $(if $(QUICK),--quick,)
+	$(UV) run python -m tests.bench.bench_listing_memory
 
 LAMBDA_BUILD := .build/lambda
 LAMBDA_PYTHON ?= 3.12

@@ -176,7 +176,8 @@ async def _publish_again(settings: Settings, rid: uuid.UUID) -> None:
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         declared = await declare_for(connection, channel, settings)
-        await JobPublisher(declared, 5).publish(JobMessage(request_id=rid), Lane.INTERACTIVE)
+        publisher = JobPublisher(declared, declared.work_exchange, 5)
+        await publisher.publish(JobMessage(request_id=rid), Lane.INTERACTIVE)
 
 
 async def test_a_request_the_worker_cannot_render_ends_as_error_with_a_readable_reason(

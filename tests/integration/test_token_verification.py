@@ -1,5 +1,6 @@
 """Bearer token verification: HS256 with a secret, RS256 through a real JWKS endpoint."""
 
+import asyncio
 import json
 import threading
 import time
@@ -141,3 +142,18 @@ async def test_rs256_token_from_another_key_or_expired_is_refused(
     expired = claims(exp=int(time.time()) - 3600)
     await rejected(rs_verifier, jwt.encode(expired, rsa_key, "RS256", headers={"kid": "k1"}))
     await rejected(rs_verifier, jwt.encode(claims(), None, "none", headers={"kid": "k1"}))  # type: ignore[arg-type]
+
+
+async def test_a_remembered_token_still_ends_at_its_expiry() -> None:
+    verifier = TokenVerifier(Settings(jwt_secret=SECRET, jwt_leeway_seconds=0))
+    token = jwt.encode(claims(exp=int(time.time()) + 2), SECRET, "HS256")
+    assert await verifier.owner_of(token) == "alice"
+    assert await verifier.owner_of(token) == "alice"  # remembered
+    await asyncio.sleep(2.1)
+    await rejected(verifier, token)
+
+
+async def test_a_refused_token_is_never_remembered(hs_verifier: TokenVerifier) -> None:
+    forged = jwt.encode(claims(), "another-secret-of-decent-length!!", "HS256")
+    await rejected(hs_verifier, forged)
+    await rejected(hs_verifier, forged)
