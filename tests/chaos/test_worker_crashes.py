@@ -65,7 +65,9 @@ async def test_sigkill_after_upload_before_done_leaves_one_object(
     cluster.kill(first)
     await lock.rollback()
     row = await db.fetchrow("SELECT status FROM report_requests WHERE id = $1", uuid.UUID(rid))
-    assert row["status"] == "processing"  # uploaded, never marked done
+    # Uploaded; its `done` statement was already with PostgreSQL, which may still complete
+    # it now that our lock is gone (a statement needs no live client to commit).
+    assert row["status"] in {"processing", "done"}
     cluster.start_worker()
     done = await wait_status(client, rid, TERMINAL, seconds=60)
     assert done["status"] == "done"

@@ -50,7 +50,7 @@ def cleanup_of(admin: Admin, **kwargs: Any) -> ArtifactCleanup:
     return ArtifactCleanup(
         settings=admin.settings,
         transitions=MaintenanceTransitions(
-            admin.repository, announcer, admin.settings.retry_policy
+            admin.repository, announcer, admin.settings.retry_policy, admin.settings.lease
         ),
         store=kwargs.pop("store", admin.connections.store),
         **kwargs,

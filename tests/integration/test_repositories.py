@@ -100,7 +100,7 @@ async def test_a_dead_workers_job_is_taken_back_at_once_and_its_old_claim_fenced
     # "w1" holds no liveness lock: as if its process had died, lease still running.
     first = await jobs.claim_next(Lane.INTERACTIVE, "w1", LEASE)
     assert first is not None
-    requeued, failed = await maintenance.take_back_abandoned(10, "lost", never)
+    requeued, failed = await maintenance.take_back_abandoned(10, "lost", never, LEASE)
     assert [r.id for r in requeued] == [first.record.id]
     assert failed == []
     assert requeued[0].next_attempt_at is None  # due again at once: no backoff
@@ -126,10 +126,10 @@ async def test_a_live_workers_job_is_left_alone_until_its_lease_expires(
         await record(requests, new_report())
         job = await jobs.claim_next(Lane.INTERACTIVE, alive.worker_id, LEASE)
         assert job is not None
-        assert await maintenance.take_back_abandoned(10, "lost", never) == ([], [])
+        assert await maintenance.take_back_abandoned(10, "lost", never, LEASE) == ([], [])
         # Silent (a partition): its lease runs out although its lock is still held.
         assert await jobs.heartbeat(job.record, timedelta(seconds=-1))
-        requeued, _ = await maintenance.take_back_abandoned(10, "lost", never)
+        requeued, _ = await maintenance.take_back_abandoned(10, "lost", never, LEASE)
         assert [r.id for r in requeued] == [job.record.id]
 
 
@@ -139,7 +139,7 @@ async def test_a_job_out_of_attempts_is_given_up_when_its_worker_dies(
     await record(requests, new_report(max_attempts=1))
     job = await jobs.claim_next(Lane.INTERACTIVE, "dead", LEASE)
     assert job is not None
-    requeued, failed = await maintenance.take_back_abandoned(10, "lost", never)
+    requeued, failed = await maintenance.take_back_abandoned(10, "lost", never, LEASE)
     assert requeued == []
     assert [(r.status, r.error_code) for r in failed] == [
         (ReportStatus.ERROR, ErrorCode.INTERNAL_ERROR)

@@ -165,6 +165,7 @@ async def test_a_failure_is_dead_lettered_and_a_dead_workers_job_taken_back(
         PgMaintenanceRepository(connections.pool),
         connections.announcer(metrics),
         settings.retry_policy,
+        settings.lease,
     )
     assert await maintenance.take_back_abandoned(10) == (1, 0)
     cached = await connections.cache.get(abandoned)

@@ -19,7 +19,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -37,7 +37,7 @@ def configure_tracing(service: str, settings: Settings) -> TracerProvider:
     """Install the process's tracer provider; `shutdown()` it at exit to flush spans."""
     provider = TracerProvider(
         resource=Resource.create({"service.name": f"relatoria-{service}"}),
-        sampler=ALWAYS_ON if settings.otlp_endpoint else ALWAYS_OFF,
+        sampler=ParentBased(ALWAYS_ON) if settings.otlp_endpoint else ALWAYS_OFF,
     )
     if settings.otlp_endpoint:
         endpoint = f"{settings.otlp_endpoint.rstrip('/')}/v1/traces"

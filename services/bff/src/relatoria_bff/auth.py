@@ -19,6 +19,8 @@ from relatoria_shared.settings import Settings
 _REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
 VERIFIED_TOKENS_KEPT = 4096
 """Tokens remembered once verified (a client sends the same one with every request)."""
+REMEMBERED_SECONDS = 300.0
+"""At most this long: a key withdrawn from the JWKS stops its tokens within minutes."""
 # Owner ids are stored and logged: no control characters, no surrogates, bounded.
 _SUBJECT = re.compile(r"^[^\x00-\x1f\x7f\ud800-\udfff]{1,255}$")
 
@@ -59,7 +61,8 @@ class TokenVerifier:
         """The subject of a valid token; raises a 401 `ApiError` otherwise.
 
         A token verified once is remembered (the most recent `VERIFIED_TOKENS_KEPT`) until
-        it expires: its signature and claims cannot change, only time can end it."""
+        it expires, for `REMEMBERED_SECONDS` at most: its signature and claims cannot
+        change, only time (or a key withdrawn from the JWKS) can end it."""
         remembered = self._verified.get(token)
         if remembered is not None:
             owner, expires = remembered
@@ -74,7 +77,8 @@ class TokenVerifier:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not _SUBJECT.match(subject):
             raise unauthorized("invalid token: the subject must be 1-255 printable characters")
-        self._remember(token, subject, float(claims["exp"]) + self._leeway)
+        expires = min(float(claims["exp"]) + self._leeway, time.time() + REMEMBERED_SECONDS)
+        self._remember(token, subject, expires)
         return subject
 
     def _remember(self, token: str, subject: str, expires: float) -> None:

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from relatoria_shared.db.pool import OUTAGES
+from relatoria_shared.db.pool import OUTAGES, is_outage
 from relatoria_shared.domain.request_errors import (
     IdempotencyKeyReused,
     InvalidCursor,
@@ -135,7 +135,9 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
+    if not is_outage(exc):
+        return await _unexpected(request, exc)
     log.error("backing service unavailable", extra={"error": f"{type(exc).__name__}: {exc}"[:500]})
     return JSONResponse(
         error_body("SERVICE_UNAVAILABLE", "a backing service is unavailable; retry shortly"),

@@ -2,8 +2,8 @@
 
 Blocking work (rendering is CPU-bound, boto3 is synchronous): the job runner calls it in
 a render thread so the event loop keeps acking, heartbeating, fetching rows and serving
-other jobs. A report known to be small (at most `IN_MEMORY_ROWS` rows) is rendered in
-memory and sent in one PUT; any other streams from its source through the renderer into
+other jobs. A report known to be small (an inline table of at most `IN_MEMORY_ROWS` rows) is
+rendered in memory and sent in one PUT; any other streams from its source through the renderer into
 a temporary file, which goes to S3 (in parts when large) and is removed on every path out.
 """
 
@@ -70,7 +70,8 @@ class ArtifactBuilder:
         renderer = self._renderer_for(fmt)
         every_few_rows = [self._priority.step_aside] if lane is Lane.BULK else []
         expected = source.expected_rows
-        if expected is not None and expected <= IN_MEMORY_ROWS:
+        # Only an exact count: a planner's estimate can be off by millions.
+        if source.exact and expected is not None and expected <= IN_MEMORY_ROWS:
             table = _table(record, source, control, every_few_rows)
             return self._in_memory(
                 renderer, table, fmt=fmt, key=key, file_name=file_name, control=control

@@ -54,9 +54,13 @@ class JobConsumer:
         concurrency: int,
         lane: Lane,
         metrics: WorkerMetrics,
+        *,
         idle_poll_seconds: float,
+        present: asyncio.Event,
     ) -> None:
-        """One consumer per lane's queue; `metrics` counts its skipped deliveries."""
+        """One consumer per lane's queue; `metrics` counts its skipped deliveries. Claims
+        wait while `present` is clear (the worker's liveness lock is not held: a claim
+        would be taken back at once)."""
         self._runner = runner
         self._slots = asyncio.Semaphore(concurrency)
         self._closing = False
@@ -64,6 +68,7 @@ class JobConsumer:
         self._metrics = metrics
         self._idle_poll = idle_poll_seconds
         self._woken = asyncio.Event()
+        self._present = present
         self.idle_jobs: set[asyncio.Task[None]] = set()
         """Jobs the idle poller claimed and runs (shutdown waits for them too)."""
 
@@ -82,7 +87,7 @@ class JobConsumer:
             await message.reject(requeue=False)
             return
         async with self._slots:
-            if self._closing:
+            if not await self._may_claim():
                 await message.nack(requeue=True)
                 return
             try:
@@ -113,12 +118,21 @@ class JobConsumer:
             self._woken.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._woken.wait(), self._idle_poll)
-            if self._woken.is_set() or self._slots.locked():
+            if self._woken.is_set() or self._slots.locked() or not self._present.is_set():
                 continue
             try:
                 await self._claim_while_due()
             except Exception:
                 log.warning("idle claim failed", exc_info=True)
+
+    async def _may_claim(self) -> bool:
+        """Wait until this worker holds its liveness lock; False once closing."""
+        while not self._closing:
+            if self._present.is_set():
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._present.wait(), 1.0)
+        return False
 
     async def _claim_while_due(self) -> None:
         while not self._closing and not self._slots.locked():

@@ -6,7 +6,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
-from relatoria_shared.db.pool import OUTAGES
+from relatoria_shared.db.pool import OUTAGES, is_outage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,7 +29,7 @@ async def through_outage(
         try:
             return await call()
         except OUTAGES as exc:
-            if give_up() or time.monotonic() + delay > deadline:
+            if not is_outage(exc) or give_up() or time.monotonic() + delay > deadline:
                 raise
             log.warning(
                 "%s failed; retrying",

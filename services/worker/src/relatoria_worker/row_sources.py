@@ -20,6 +20,8 @@ class RowSource:
     columns: Sequence[Column]
     rows: Iterable[Sequence[Cell]]
     expected_rows: int | None
+    exact: bool = False
+    """Whether `expected_rows` is the count itself (an inline table's), not an estimate."""
 
 
 class RowSources:
@@ -58,4 +60,6 @@ def _inline(parameters: dict[str, Any]) -> RowSource:
         expected = len(rows)
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidParametersError(f"the stored parameters are unusable: {exc}") from None
-    return RowSource(columns=columns, rows=typed_rows(columns, rows), expected_rows=expected)
+    return RowSource(
+        columns=columns, rows=typed_rows(columns, rows), expected_rows=expected, exact=True
+    )

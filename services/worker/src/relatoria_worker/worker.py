@@ -15,7 +15,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustC
 from relatoria_shared.connections import Connections, open_connections
 from relatoria_shared.db.jobs import PgJobRepository
 from relatoria_shared.db.maintenance import PgMaintenanceRepository
-from relatoria_shared.db.worker_presence import worker_presence
+from relatoria_shared.db.worker_presence import WorkerPresence, worker_presence
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.garbage_collector import settle_garbage_collector
 from relatoria_shared.messaging.topology import Topology
@@ -55,9 +55,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     try:
         async with (
             open_connections(settings) as connections,
-            worker_presence(settings),
+            worker_presence(settings) as presence,
         ):
-            await _serve(settings, connections, executors, metrics, stop)
+            await _serve(settings, connections, presence, executors, metrics=metrics, stop=stop)
     finally:
         for executor in executors.values():
             executor.shutdown(wait=False, cancel_futures=True)
@@ -71,7 +71,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 async def _serve(
     settings: Settings,
     connections: Connections,
+    presence: WorkerPresence,
     executors: dict[Lane, ThreadPoolExecutor],
+    *,
     metrics: WorkerMetrics,
     stop: asyncio.Event,
 ) -> None:
@@ -93,22 +95,31 @@ async def _serve(
     sweeper = Sweeper(
         settings=settings,
         transitions=MaintenanceTransitions(
-            PgMaintenanceRepository(connections.pool), announcer, settings.retry_policy
+            PgMaintenanceRepository(connections.pool),
+            announcer,
+            settings.retry_policy,
+            settings.lease,
         ),
         metrics=metrics,
     )
-    background = [asyncio.create_task(sweeper.run())]
+    sweeping = asyncio.create_task(sweeper.run())
+    polling: list[asyncio.Task[None]] = []
     in_flight: set[asyncio.Task[Any]] = set()
     consumers: list[tuple[JobConsumer, AbstractQueue, str]] = []
     assert connections.broker is not None
     amqp = connections.broker.connection
     for lane in dict.fromkeys(settings.worker_lanes):
         consumer = JobConsumer(
-            runner, settings.lane_concurrency(lane), lane, metrics, settings.idle_poll_seconds
+            runner,
+            settings.lane_concurrency(lane),
+            lane,
+            metrics,
+            idle_poll_seconds=settings.idle_poll_seconds,
+            present=presence.held,
         )
         queue, tag = await _consume(amqp, settings, lane, _tracked(consumer, in_flight))
         consumers.append((consumer, queue, tag))
-        background.append(asyncio.create_task(consumer.poll_while_idle()))
+        polling.append(asyncio.create_task(consumer.poll_while_idle()))
     log.info(
         "worker consuming",
         extra={
@@ -124,10 +135,13 @@ async def _serve(
     for consumer, queue, tag in consumers:
         consumer.close()
         await queue.cancel(tag)
+    # A poller mid-claim finishes it and starts that job before it stops: wait for it, so
+    # the job is drained (or handed back) with the rest.
+    await asyncio.wait(polling, timeout=settings.database_timeout_seconds)
     for consumer, _, _ in consumers:
         in_flight |= consumer.idle_jobs
     await _drain(in_flight, runner, settings.shutdown_grace_seconds)
-    for task in background:
+    for task in (sweeping, *polling):
         task.cancel()
 
 

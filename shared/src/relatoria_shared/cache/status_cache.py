@@ -17,10 +17,12 @@ from relatoria_shared.settings import Settings
 log = logging.getLogger(__name__)
 
 # Write only if the stored version is older: a slow worker or a retry that finishes
-# late cannot overwrite a newer state with an older one.
+# late cannot overwrite a newer state with an older one. An entry without an owner (an
+# older release's) counts as absent.
 _PUT_IF_NEWER = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'version'))
-if current and current >= tonumber(ARGV[1]) then
+local owned = redis.call('HEXISTS', KEYS[1], 'owner') == 1
+if current and owned and current >= tonumber(ARGV[1]) then
   return 0
 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'doc', ARGV[2], 'owner', ARGV[4], 'key', ARGV[5])

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import asyncpg
 
-from relatoria_shared.db.rows import STATUS_COLUMNS, qualified, record_of
+from relatoria_shared.db.rows import DUE_SINCE, STATUS_COLUMNS, qualified, record_of
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import Artifact, Job, Progress, ReportRecord
@@ -71,7 +71,7 @@ UPDATE report_requests r SET
   lease_expires_at = now() + $3::interval, next_attempt_at = NULL, rows_written = NULL,
   rows_expected = NULL, updated_at = now(), version = r.version + 1
 FROM (
-  SELECT id, coalesce(next_attempt_at, updated_at) AS due_since FROM report_requests
+  SELECT id, {DUE_SINCE} AS due_since FROM report_requests
    WHERE status = 'queued' AND lane = $1
      AND (next_attempt_at IS NULL OR next_attempt_at <= now())
    ORDER BY fair_at LIMIT 1 FOR UPDATE SKIP LOCKED

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from relatoria_shared.db.rows import STATUS_COLUMNS, record_of
+from relatoria_shared.db.rows import DUE_SINCE, STATUS_COLUMNS, record_of
 from relatoria_shared.db.worker_presence import LOCK_NAMESPACE
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import ReportRecord
@@ -30,10 +30,12 @@ class MaintenanceRepository(Protocol):
     """What the sweeper, the cleanup and the admin commands read and write."""
 
     async def take_back_abandoned(
-        self, limit: int, message: str, gives_up: GivesUp
+        self, limit: int, message: str, gives_up: GivesUp, lease: timedelta
     ) -> tuple[list[ReportRecord], list[ReportRecord]]:
         """Take back `processing` jobs whose worker is gone (its liveness lock released)
-        or silent (lease expired): (requeued at once, given up as `error`)."""
+        or silent (lease expired): (requeued at once, given up as `error`). For a `lease`
+        after PostgreSQL itself started, only expired leases count: every worker lost its
+        lock with the restart, and live ones are taking theirs again."""
         ...
 
     async def expire_due(
@@ -77,11 +79,12 @@ class MaintenanceRepository(Protocol):
 _ABANDONED = f"""
 SELECT id, attempts, max_attempts FROM report_requests r
  WHERE status = 'processing'
-   AND (lease_expires_at < now() OR NOT EXISTS (
+   AND (lease_expires_at < now() OR (pg_postmaster_start_time() < now() - $2::interval
+    AND NOT EXISTS (
      SELECT 1 FROM pg_locks l
       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
         AND l.classid = {LOCK_NAMESPACE}::oid AND l.objid = hashtext(r.worker_id)::oid
-        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())))
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))))
  ORDER BY lease_expires_at LIMIT $1 FOR UPDATE SKIP LOCKED
 """
 _LOST = """
@@ -100,7 +103,6 @@ _GIVE_UP = f"""
 UPDATE report_requests SET status = 'error', finished_at = now(), {_LOST}
  WHERE id = ANY($1) RETURNING {STATUS_COLUMNS}
 """
-_DUE_SINCE = "coalesce(next_attempt_at, updated_at)"
 
 
 class PgMaintenanceRepository:
@@ -110,11 +112,11 @@ class PgMaintenanceRepository:
         self._pool = pool
 
     async def take_back_abandoned(
-        self, limit: int, message: str, gives_up: GivesUp
+        self, limit: int, message: str, gives_up: GivesUp, lease: timedelta
     ) -> tuple[list[ReportRecord], list[ReportRecord]]:
         """See `MaintenanceRepository.take_back_abandoned`."""
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(_ABANDONED, limit)
+            rows = await conn.fetch(_ABANDONED, limit, lease)
             if not rows:
                 return [], []
             end = [r["id"] for r in rows if gives_up(r["attempts"], r["max_attempts"])]
@@ -215,8 +217,8 @@ class PgMaintenanceRepository:
         """See `MaintenanceRepository.queued_longer_than`."""
         rows = await self._pool.fetch(
             f"""SELECT {STATUS_COLUMNS} FROM report_requests
-                 WHERE status = 'queued' AND {_DUE_SINCE} < now() - $1::interval
-                 ORDER BY {_DUE_SINCE} LIMIT $2""",
+                 WHERE status = 'queued' AND {DUE_SINCE} < now() - $1::interval
+                 ORDER BY {DUE_SINCE} LIMIT $2""",
             timedelta(seconds=seconds),
             limit,
         )
@@ -225,8 +227,8 @@ class PgMaintenanceRepository:
     async def oldest_queued_ages(self) -> dict[Lane, float]:
         """See `MaintenanceRepository.oldest_queued_ages`."""
         rows = await self._pool.fetch(
-            f"""SELECT lane, extract(epoch FROM now() - min({_DUE_SINCE})) AS age
-                  FROM report_requests WHERE status = 'queued' AND {_DUE_SINCE} <= now()
+            f"""SELECT lane, extract(epoch FROM now() - min({DUE_SINCE})) AS age
+                  FROM report_requests WHERE status = 'queued' AND {DUE_SINCE} <= now()
                  GROUP BY lane"""
         )
         return {Lane(row["lane"]): float(row["age"]) for row in rows}

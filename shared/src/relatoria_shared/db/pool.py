@@ -29,7 +29,19 @@ OUTAGES: tuple[type[Exception], ...] = (
     TimeoutError,  # a statement or connection past its time limit
 )
 """What PostgreSQL being unreachable looks like to a caller: worth retrying later (a 503 to
-an HTTP client), unlike an error in the statement itself."""
+an HTTP client), unlike an error in the statement itself (see `is_outage`)."""
+
+_CLIENT_MISTAKES = (
+    asyncpg.exceptions.ClientConfigurationError,
+    asyncpg.exceptions.UnsupportedClientFeatureError,
+    asyncpg.exceptions._base.DataError,  # an argument asyncpg cannot encode: a bug of ours
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` (one of `OUTAGES`) means PostgreSQL is unreachable, rather than a
+    mistake in what was sent (some of asyncpg's `InterfaceError`s)."""
+    return isinstance(exc, OUTAGES) and not isinstance(exc, _CLIENT_MISTAKES)
 
 
 def asyncpg_dsn(database_url: str) -> str:

@@ -2,7 +2,9 @@
 
 Recording is one statement: the owner's fair-queueing clock and POST token bucket move in
 the same statement that inserts the request, and the owner's in-flight count is kept by
-the table's trigger. Nothing here reads the inline table back.
+the table's trigger. The clock never runs further ahead of the present than the owner's
+requests in flight justify (finished work leaves no debt), and the bucket never refills
+backwards (`now()` is each statement's start). Nothing here reads the inline table back.
 """
 
 import uuid
@@ -75,11 +77,15 @@ WITH owner AS (
   INSERT INTO report_owners AS o (owner_id, lane, clock, tokens, refilled_at)
   VALUES ($2, $6, now(), $16 - 1, now())
   ON CONFLICT (owner_id, lane) DO UPDATE SET
-    clock = greatest(o.clock + make_interval(secs => $14), now()),
-    tokens = least($16, o.tokens + extract(epoch FROM now() - o.refilled_at) * $15) - 1,
-    refilled_at = now()
+    clock = greatest(
+      least(o.clock, now() + make_interval(secs => $14 * o.in_flight))
+        + make_interval(secs => $14),
+      now()),
+    tokens = least($16, o.tokens + greatest(extract(epoch FROM now() - o.refilled_at), 0) * $15)
+      - 1,
+    refilled_at = greatest(o.refilled_at, now())
   WHERE o.in_flight < $13
-    AND least($16, o.tokens + extract(epoch FROM now() - o.refilled_at) * $15) >= 1
+    AND least($16, o.tokens + greatest(extract(epoch FROM now() - o.refilled_at), 0) * $15) >= 1
   RETURNING o.clock
 ), inserted AS (
   INSERT INTO report_requests (

@@ -19,6 +19,11 @@ STATUS_COLUMNS = (
 table (`parameters`), its idempotency fingerprint and its trace context."""
 
 
+DUE_SINCE = "coalesce(next_attempt_at, updated_at)"
+"""When a `queued` request became due: its retry's time, else when it last became `queued`
+(its last update while it waits)."""
+
+
 def qualified(alias: str) -> str:
     """`STATUS_COLUMNS`, each prefixed with a table alias."""
     return ", ".join(f"{alias}.{name.strip()}" for name in STATUS_COLUMNS.split(","))

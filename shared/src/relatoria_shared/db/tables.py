@@ -48,6 +48,8 @@ report_requests = sa.Table(
     sa.Column("max_attempts", sa.Integer, nullable=False, server_default="5"),
     sa.Column("worker_id", sa.Text),
     sa.Column("lease_expires_at", sa.DateTime(timezone=True)),
+    # Unused since migration 0005; dropped by a later one (rolling upgrades).
+    sa.Column("published_at", sa.DateTime(timezone=True)),
     sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
     sa.Column("object_key", sa.Text),
     sa.Column("content_type", sa.Text),

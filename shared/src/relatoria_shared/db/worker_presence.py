@@ -6,6 +6,10 @@ killer), the kernel closes its socket, PostgreSQL ends the session and the lock 
 once: the sweeper of any other worker then takes its jobs back within a sweep, without
 waiting for their leases. A vanished node or a partition is noticed by the server's TCP
 keepalives (`db.pool.KEEPALIVES`), and in any case by the lease.
+
+A worker claims only while it holds its lock (`WorkerPresence.held`): a claim made without
+it would be taken back at the next sweep. The lock must be a real session: not through a
+transaction-pooling proxy (PgBouncer in transaction mode), which would drop it.
 """
 
 import asyncio
@@ -26,29 +30,25 @@ _LOCK = f"SELECT pg_advisory_lock({LOCK_NAMESPACE}, hashtext($1))"
 RETRY_SECONDS = 1.0
 
 
-@contextlib.asynccontextmanager
-async def worker_presence(settings: Settings) -> AsyncIterator[None]:
-    """Take the worker's lock (waiting for PostgreSQL if need be) and keep it, taking it
-    again after a lost connection, until the block exits."""
-    held = asyncio.Event()
+class WorkerPresence:
+    """Holds the worker's lock, taking it again after a lost connection."""
 
-    async def hold() -> None:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self.held = asyncio.Event()
+        """Set while the lock is held."""
+
+    async def hold(self) -> None:
+        """Take the lock and keep it until cancelled."""
         while True:
             try:
-                connection = await connect_one(settings)
+                connection = await connect_one(self._settings)
                 try:
-                    await connection.fetchval(_LOCK, settings.worker_id)
-                    held.set()
-                    # The session is the lock: wait until it ends.
-                    closed = asyncio.Event()
-                    connection.add_termination_listener(lambda _, ended=closed: ended.set())
-                    while not closed.is_set() and not connection.is_closed():
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(closed.wait(), settings.heartbeat_seconds)
-                        if not connection.is_closed():
-                            await connection.fetchval("SELECT 1")
+                    await connection.fetchval(_LOCK, self._settings.worker_id)
+                    self.held.set()
+                    await self._while_connected(connection)
                 finally:
-                    held.clear()
+                    self.held.clear()
                     await _close(connection)
             except asyncio.CancelledError:
                 raise
@@ -56,10 +56,26 @@ async def worker_presence(settings: Settings) -> AsyncIterator[None]:
                 log.warning("worker presence lost; taking it again", extra={"error": str(exc)})
             await asyncio.sleep(RETRY_SECONDS)
 
-    task = asyncio.create_task(hold(), name="worker-presence")
+    async def _while_connected(self, connection: asyncpg.Connection) -> None:
+        # The session is the lock: wait until it ends (checked every heartbeat).
+        closed = asyncio.Event()
+        connection.add_termination_listener(lambda _: closed.set())
+        while not closed.is_set() and not connection.is_closed():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closed.wait(), self._settings.heartbeat_seconds)
+            if not connection.is_closed():
+                await connection.fetchval("SELECT 1")
+
+
+@contextlib.asynccontextmanager
+async def worker_presence(settings: Settings) -> AsyncIterator[WorkerPresence]:
+    """Take the worker's lock (waiting for PostgreSQL if need be) and keep it, taking it
+    again after a lost connection, until the block exits."""
+    presence = WorkerPresence(settings)
+    task = asyncio.create_task(presence.hold(), name="worker-presence")
     try:
-        await held.wait()
-        yield
+        await presence.held.wait()
+        yield presence
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -124,19 +124,12 @@ class ObjectStore:
     def upload_file(self, path: Path, key: str, content_type: str, file_name: str) -> None:
         """Upload `path` to `key` with the headers a browser needs to save it well: in one
         PUT below the multipart threshold, else in parts."""
+        if path.stat().st_size < self._transfer.multipart_threshold:
+            # A transfer manager per upload (its threads, futures and callbacks) costs more
+            # than a small report's whole PUT.
+            self.put_bytes(path.read_bytes(), key, content_type, file_name)
+            return
         with _storage_errors("upload", key):
-            if path.stat().st_size < self._transfer.multipart_threshold:
-                # A transfer manager per upload (its threads, futures and callbacks) costs
-                # more than a small report's whole PUT.
-                with path.open("rb") as body:
-                    self._client.put_object(
-                        Bucket=self.bucket,
-                        Key=key,
-                        Body=body,
-                        ContentType=content_type,
-                        ContentDisposition=content_disposition(file_name),
-                    )
-                return
             self._client.upload_file(
                 str(path),
                 self.bucket,

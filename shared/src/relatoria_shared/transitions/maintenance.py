@@ -18,11 +18,16 @@ class MaintenanceTransitions:
     """Take back abandoned jobs, expire old files, replay and requeue requests."""
 
     def __init__(
-        self, repository: MaintenanceRepository, announcer: Announcer, policy: RetryPolicy
+        self,
+        repository: MaintenanceRepository,
+        announcer: Announcer,
+        policy: RetryPolicy,
+        lease: timedelta,
     ) -> None:
         self._repository = repository
         self._announcer = announcer
         self._policy = policy
+        self._lease = lease
 
     async def take_back_abandoned(self, limit: int) -> tuple[int, int]:
         """Queue again, at once, the jobs of dead or silent workers that have attempts
@@ -32,7 +37,9 @@ class MaintenanceTransitions:
             decision = self._policy.decide(ErrorCode.INTERNAL_ERROR, attempts, max_attempts)
             return not isinstance(decision, Retry)
 
-        requeued, failed = await self._repository.take_back_abandoned(limit, WORKER_LOST, gives_up)
+        requeued, failed = await self._repository.take_back_abandoned(
+            limit, WORKER_LOST, gives_up, self._lease
+        )
         for record in requeued:
             await self._announcer.announce(
                 Transition.TAKEN_BACK, record, code=ErrorCode.INTERNAL_ERROR

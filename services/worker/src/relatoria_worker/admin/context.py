@@ -60,7 +60,7 @@ async def connect(settings: Settings, *, broker: bool, declare: bool) -> AsyncIt
             connections=connections,
             repository=repository,
             transitions=MaintenanceTransitions(
-                repository, connections.announcer(metrics), settings.retry_policy
+                repository, connections.announcer(metrics), settings.retry_policy, settings.lease
             ),
             metrics=metrics,
             looking=looking,

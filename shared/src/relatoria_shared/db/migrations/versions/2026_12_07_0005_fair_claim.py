@@ -12,7 +12,9 @@
 - `report_owners`: per owner and lane, the virtual clock, the POST token bucket and the
   count of requests in flight (queued or processing). The count is kept by a trigger on
   `report_requests`, so no transition can forget it.
-- `published_at` goes: RabbitMQ only wakes workers, PostgreSQL says what is pending.
+- `published_at` is no longer written (RabbitMQ only wakes workers, PostgreSQL says what
+  is pending); it stays, unused, until the release after this one, so that pods of the
+  previous release keep working during a rolling upgrade.
 
 Revision ID: 0005
 Revises: 0004
@@ -75,7 +77,6 @@ def upgrade() -> None:
         nullable=False,
         server_default=sa.text("'{}'::jsonb"),
     )
-    op.drop_column("report_requests", "published_at")
     op.create_index(
         "ix_report_requests_claim",
         "report_requests",
@@ -127,9 +128,6 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION report_owners_count_in_flight()")
     op.drop_table("report_owners")
     op.drop_index("ix_report_requests_claim", table_name="report_requests")
-    op.add_column(
-        "report_requests", sa.Column("published_at", sa.DateTime(timezone=True), nullable=True)
-    )
     op.drop_column("report_requests", "traceparent")
     op.drop_column("report_requests", "parameter_summary")
     op.drop_column("report_requests", "fair_at")
