@@ -10,7 +10,6 @@ job.
 import argparse
 import asyncio
 import json
-import random
 import sys
 import time
 import uuid
@@ -19,14 +18,10 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-import asyncpg
-import httpx
-
 from tests.bench.environment import bench_environment
-from tests.support.api import table_request
 from tests.support.cluster import (
-    Burst,
     Cluster,
+    burst_with_kills,
     finished_in_logs,
     http_client,
     isolated_cluster,
@@ -69,82 +64,6 @@ async def pickup_after_kill(cluster: Cluster, trials: int) -> dict[str, Any]:
         "sweep_interval_seconds": cluster.settings.sweep_interval_seconds,
         "pickup_seconds": [round(t, 2) for t in times],
     }
-
-
-async def burst_with_kills(
-    cluster: Cluster,
-    client: httpx.AsyncClient,
-    db: asyncpg.Connection,
-    *,
-    owner: str,
-    requests: int,
-    kills: int,
-    seed: int,
-    seconds: float = 240,
-) -> Burst:
-    """POST `requests` small CSV reports, start 2 workers at once and, from the moment
-    one consumes, every 0.3-1 s SIGKILL a worker in the middle of a job (starting a
-    replacement each time) until `kills` kills have interrupted one or the burst is
-    done; then wait until all are `done`.
-
-    `tests.support.cluster.burst_with_kills` starts the two workers one after the other:
-    on this machine the first drained the whole burst while the second was still
-    starting, so its kill loop never found a job to interrupt (0 kills landed)."""
-    rng = random.Random(seed)
-    body = table_request("csv", [[f"r{i}", i, i / 7, True, "2026-03-01", None] for i in range(100)])
-    gate = asyncio.Semaphore(25)
-
-    async def one() -> str:
-        async with gate:
-            return await post(client, body, owner)
-
-    started = time.monotonic()
-    ids = list(await asyncio.gather(*(one() for _ in range(requests))))
-    workers = [cluster.start_worker(wait=False), cluster.start_worker(wait=False)]
-    deadline = time.monotonic() + seconds
-    while not any("worker consuming" in cluster.workers[name].log() for name in workers):
-        assert time.monotonic() < deadline, "no worker started consuming"
-        await asyncio.sleep(0.02)
-    landed = 0
-    next_kill = time.monotonic() + rng.uniform(0.3, 1.0)
-    while True:
-        done = await db.fetchval(
-            "SELECT count(*) FROM report_requests WHERE owner_id = $1 AND status = 'done'", owner
-        )
-        if done == requests:
-            return Burst(ids=ids, kills=landed, wall_seconds=time.monotonic() - started)
-        assert time.monotonic() < deadline, f"only {done} of {requests} done in {seconds}s"
-        due = landed < kills and time.monotonic() >= next_kill
-        if due and await kill_one_mid_job(cluster, db, owner, workers, rng):
-            landed += 1
-            next_kill = time.monotonic() + rng.uniform(0.3, 1.0)
-        await asyncio.sleep(0.05)
-
-
-async def kill_one_mid_job(
-    cluster: Cluster, db: asyncpg.Connection, owner: str, workers: list[str], rng: random.Random
-) -> bool:
-    """SIGKILL a worker holding a claim and start a replacement; True if its job was
-    really interrupted (one that committed `done` just before the kill was not)."""
-    rows = await db.fetch(
-        "SELECT id, worker_id FROM report_requests WHERE owner_id = $1 AND status = 'processing'",
-        owner,
-    )
-    held = [r for r in rows if r["worker_id"] in workers]
-    if not held:
-        return False
-    target = rng.choice(held)
-    name = target["worker_id"]
-    process = cluster.workers[name].process
-    workers.remove(name)
-    cluster.kill(name)
-    if process.poll() is None:
-        raise RuntimeError(f"SIGKILL did not land: {name} is still running")
-    workers.append(cluster.start_worker(wait=False))
-    after = await db.fetchrow(
-        "SELECT status, worker_id FROM report_requests WHERE id = $1", target["id"]
-    )
-    return bool(after["status"] == "processing" and after["worker_id"] == name)
 
 
 async def burst_run(cluster: Cluster, requests: int, kills: int) -> dict[str, Any]:

@@ -14,11 +14,10 @@ from relatoria_shared.db.requests import OverLimit, PgRequestRepository, Recorde
 from relatoria_shared.db.worker_presence import worker_presence
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.domain.owner_limits import OwnerLimits
 from relatoria_shared.domain.report import Artifact
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.settings import Settings
-from tests.support.requests import GENEROUS, new_report, record
+from tests.support.requests import GENEROUS, new_report, owner_limits, record
 
 pytestmark = pytest.mark.integration
 LEASE = timedelta(seconds=30)
@@ -194,13 +193,7 @@ async def test_one_owners_burst_does_not_hold_back_anothers_request(
 ) -> None:
     # A quantum longer than recording the whole burst takes: "single" is stamped before
     # the burst's second request.
-    limits = OwnerLimits(
-        max_in_flight=1_000,
-        posts_per_second=1_000.0,
-        post_burst=1_000,
-        interactive_quantum_seconds=30.0,
-        bulk_quantum_seconds=60.0,
-    )
+    limits = owner_limits(interactive_quantum_seconds=30.0)
     for _ in range(200):
         await record(requests, new_report("burst"), limits)
     single = await record(requests, new_report("single"), limits)
@@ -213,13 +206,7 @@ async def test_one_owners_burst_does_not_hold_back_anothers_request(
 async def test_an_owner_over_its_in_flight_limit_is_refused_until_one_finishes(
     requests: PgRequestRepository, jobs: PgJobRepository
 ) -> None:
-    limits = OwnerLimits(
-        max_in_flight=2,
-        posts_per_second=1_000.0,
-        post_burst=1_000,
-        interactive_quantum_seconds=0.1,
-        bulk_quantum_seconds=60.0,
-    )
+    limits = owner_limits(max_in_flight=2)
     for _ in range(2):
         await record(requests, new_report("capped"), limits)
     refused = await requests.record(new_report("capped"), limits)
@@ -238,13 +225,7 @@ async def test_an_owner_over_its_in_flight_limit_is_refused_until_one_finishes(
 async def test_an_owner_posting_too_fast_is_refused_then_let_through_again(
     requests: PgRequestRepository,
 ) -> None:
-    limits = OwnerLimits(
-        max_in_flight=1_000,
-        posts_per_second=20.0,
-        post_burst=3,
-        interactive_quantum_seconds=0.1,
-        bulk_quantum_seconds=60.0,
-    )
+    limits = owner_limits(posts_per_second=20.0, post_burst=3)
     accepted = [await requests.record(new_report("fast"), limits) for _ in range(4)]
     assert [isinstance(a, Recorded) for a in accepted] == [True, True, True, False]
     refused = accepted[-1]

@@ -14,7 +14,6 @@ from relatoria_shared.db.maintenance import PgMaintenanceRepository
 from relatoria_shared.db.requests import PgRequestRepository
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.domain.owner_limits import OwnerLimits
 from relatoria_shared.domain.report import Artifact, Progress
 from relatoria_shared.domain.request_errors import PostRateExceeded, TooManyInFlight
 from relatoria_shared.messaging.contract import DeadLetter, JobMessage
@@ -24,7 +23,7 @@ from relatoria_shared.transitions.jobs import JobTransitions
 from relatoria_shared.transitions.maintenance import MaintenanceTransitions
 from relatoria_shared.transitions.requests import RequestTransitions
 from relatoria_worker.metrics import Outcome, WorkerMetrics
-from tests.support.requests import GENEROUS, new_report
+from tests.support.requests import GENEROUS, new_report, owner_limits
 
 pytestmark = pytest.mark.integration
 
@@ -83,20 +82,8 @@ async def test_over_a_limit_nothing_is_recorded_or_announced(connections: Connec
     settings = connections.settings
     metrics = BffMetrics()
     requests = PgRequestRepository(connections.pool)
-    few = OwnerLimits(
-        max_in_flight=1,
-        posts_per_second=100.0,
-        post_burst=100,
-        interactive_quantum_seconds=0.1,
-        bulk_quantum_seconds=60.0,
-    )
-    slow = OwnerLimits(
-        max_in_flight=100,
-        posts_per_second=1.0,
-        post_burst=1,
-        interactive_quantum_seconds=0.1,
-        bulk_quantum_seconds=60.0,
-    )
+    few = owner_limits(max_in_flight=1)
+    slow = owner_limits(posts_per_second=1.0, post_burst=1)
     capped = RequestTransitions(requests, connections.announcer(metrics), few)
     await capped.accept(new_report("limited"))
     with pytest.raises(TooManyInFlight) as in_flight:

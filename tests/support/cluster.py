@@ -200,9 +200,11 @@ async def burst_with_kills(
     seed: int,
     seconds: float = 240,
 ) -> Burst:
-    """POST `requests` small CSV reports, run 2 workers, and every 0.3-1 s SIGKILL a worker
-    in the middle of a job (starting a replacement each time) until `kills` kills have
-    interrupted one, then wait until all are `done`."""
+    """POST `requests` small CSV reports, start 2 workers at once and, from the moment
+    one consumes, every 0.3-1 s SIGKILL a worker in the middle of a job (starting a
+    replacement each time) until `kills` kills have interrupted one or the burst is
+    done; then wait until all are `done`. (Started one after the other, the first worker
+    could drain a small burst alone before the second was up, and no kill would land.)"""
     rng = random.Random(seed)
     body = table_request("csv", [[f"r{i}", i, i / 7, True, "2026-03-01", None] for i in range(100)])
     gate = asyncio.Semaphore(25)
@@ -213,22 +215,25 @@ async def burst_with_kills(
 
     started = time.monotonic()
     ids = list(await asyncio.gather(*(one() for _ in range(requests))))
-    workers = [cluster.start_worker(), cluster.start_worker()]
-    done_kills = 0
+    workers = [cluster.start_worker(wait=False), cluster.start_worker(wait=False)]
     deadline = time.monotonic() + seconds
+    while not any("worker consuming" in cluster.workers[name].log() for name in workers):
+        assert time.monotonic() < deadline, "no worker started consuming"
+        await asyncio.sleep(0.02)
+    landed = 0
+    next_kill = time.monotonic() + rng.uniform(0.3, 1.0)
     while True:
         done = await db.fetchval(
             "SELECT count(*) FROM report_requests WHERE owner_id = $1 AND status = 'done'", owner
         )
         if done == requests:
-            return Burst(ids=ids, kills=done_kills, wall_seconds=time.monotonic() - started)
-        assert time.monotonic() < deadline, f"only {done} of {requests} done"
-        if done_kills < kills:
-            await asyncio.sleep(rng.uniform(0.3, 1.0))
-            if await _kill_one_mid_job(cluster, db, owner, workers, rng):
-                done_kills += 1
-        else:
-            await asyncio.sleep(0.2)
+            return Burst(ids=ids, kills=landed, wall_seconds=time.monotonic() - started)
+        assert time.monotonic() < deadline, f"only {done} of {requests} done in {seconds}s"
+        due = landed < kills and time.monotonic() >= next_kill
+        if due and await _kill_one_mid_job(cluster, db, owner, workers, rng):
+            landed += 1
+            next_kill = time.monotonic() + rng.uniform(0.3, 1.0)
+        await asyncio.sleep(0.05)
 
 
 def finished_in_logs(cluster: Cluster) -> list[str]:
@@ -244,8 +249,8 @@ def finished_in_logs(cluster: Cluster) -> list[str]:
 async def _kill_one_mid_job(
     cluster: Cluster, db: asyncpg.Connection, owner: str, workers: list[str], rng: random.Random
 ) -> bool:
-    """SIGKILL a worker holding a claim; True if its job was really interrupted (a job that
-    committed `done` just before the kill was not)."""
+    """SIGKILL a worker holding a claim and start a replacement; True if its job was
+    really interrupted (one that committed `done` just before the kill was not)."""
     rows = await db.fetch(
         "SELECT id, worker_id FROM report_requests WHERE owner_id = $1 AND status = 'processing'",
         owner,
@@ -254,10 +259,14 @@ async def _kill_one_mid_job(
     if not held:
         return False
     target = rng.choice(held)
-    workers.remove(target["worker_id"])
-    cluster.kill(target["worker_id"])
+    name = target["worker_id"]
+    process = cluster.workers[name].process
+    workers.remove(name)
+    cluster.kill(name)
+    if process.poll() is None:
+        raise RuntimeError(f"SIGKILL did not land: {name} is still running")
     workers.append(cluster.start_worker(wait=False))
     after = await db.fetchrow(
         "SELECT status, worker_id FROM report_requests WHERE id = $1", target["id"]
     )
-    return bool(after["status"] == "processing" and after["worker_id"] == target["worker_id"])
+    return bool(after["status"] == "processing" and after["worker_id"] == name)

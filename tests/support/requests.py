@@ -1,5 +1,6 @@
 """Recording and claiming requests directly in PostgreSQL, for tests that drive states."""
 
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -21,6 +22,11 @@ GENEROUS = OwnerLimits(
     interactive_quantum_seconds=0.1,
     bulk_quantum_seconds=60.0,
 )
+
+
+def owner_limits(**changes: Any) -> OwnerLimits:
+    """`GENEROUS`, but for `changes` (the limits a test sets low)."""
+    return dataclasses.replace(GENEROUS, **changes)
 
 
 def new_report(
