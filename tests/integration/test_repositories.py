@@ -2,6 +2,7 @@
 of dead workers, idempotency, per-owner limits, listing."""
 
 import asyncio
+import itertools
 import uuid
 from datetime import timedelta
 
@@ -201,6 +202,19 @@ async def test_one_owners_burst_does_not_hold_back_anothers_request(
     assert [job.record.owner_id for job in claimed if job is not None] == ["burst", "single"]
     assert claimed[1] is not None
     assert claimed[1].record.id == single.id
+
+
+async def test_each_request_moves_its_owners_clock_one_quantum_ahead(
+    requests: PgRequestRepository, empty: asyncpg.Pool
+) -> None:
+    limits = owner_limits(interactive_quantum_seconds=0.25)
+    for _ in range(3):
+        await record(requests, new_report("clocked"), limits)
+    times = await empty.fetch(
+        "SELECT fair_at FROM report_requests WHERE owner_id = 'clocked' ORDER BY fair_at"
+    )
+    steps = [(b["fair_at"] - a["fair_at"]).total_seconds() for a, b in itertools.pairwise(times)]
+    assert steps == [0.25, 0.25]
 
 
 async def test_an_owner_over_its_in_flight_limit_is_refused_until_one_finishes(

@@ -72,20 +72,23 @@ class RequestRepository(Protocol):
         ...
 
 
+# Every number typed: PostgreSQL infers a parameter's type from its first use, and a
+# quantum taken for an integer would be truncated to 0 s.
 _RECORD = """
 WITH owner AS (
   INSERT INTO report_owners AS o (owner_id, lane, clock, tokens, refilled_at)
-  VALUES ($2, $6, now(), $16 - 1, now())
+  VALUES ($2, $6, now(), $16::float8 - 1, now())
   ON CONFLICT (owner_id, lane) DO UPDATE SET
     clock = greatest(
-      least(o.clock, now() + make_interval(secs => $14 * o.in_flight))
-        + make_interval(secs => $14),
+      least(o.clock, now() + make_interval(secs => $14::float8 * o.in_flight))
+        + make_interval(secs => $14::float8),
       now()),
-    tokens = least($16, o.tokens + greatest(extract(epoch FROM now() - o.refilled_at), 0) * $15)
-      - 1,
+    tokens = least($16::float8, o.tokens
+      + greatest(extract(epoch FROM now() - o.refilled_at), 0) * $15::float8) - 1,
     refilled_at = greatest(o.refilled_at, now())
   WHERE o.in_flight < $13
-    AND least($16, o.tokens + greatest(extract(epoch FROM now() - o.refilled_at), 0) * $15) >= 1
+    AND least($16::float8, o.tokens
+      + greatest(extract(epoch FROM now() - o.refilled_at), 0) * $15::float8) >= 1
   RETURNING o.clock
 ), inserted AS (
   INSERT INTO report_requests (
