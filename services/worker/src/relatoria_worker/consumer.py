@@ -16,7 +16,8 @@ names. The acknowledgement policy lives here and only here:
   from taking more work it cannot claim. Only after `CLAIM_PATIENCE_SECONDS` is the
   delivery handed back.
 Besides deliveries, a free slot with no wake-up for `idle_poll_seconds` claims due work on
-its own: a wake-up the broker lost delays a request by no more than that.
+its own, and goes on claiming while there is some: a wake-up the broker lost delays a
+request by no more than that, and a broker outage does not slow the draining down.
 """
 
 import asyncio
@@ -151,8 +152,19 @@ class JobConsumer:
             task.add_done_callback(self.idle_jobs.discard)
 
     async def _run_then_release(self, job: Job) -> None:
+        """Run `job`, then whatever else is due, while there is some: a slot the poller
+        filled keeps draining without wake-ups (the broker may be losing them)."""
         try:
-            await self._run(job)
+            next_job: Job | None = job
+            while next_job is not None:
+                await self._run(next_job)
+                if self._closing or not self._present.is_set():
+                    return
+                try:
+                    next_job = await self._runner.claim(self._lane)
+                except Exception:
+                    log.warning("claim after a job failed", exc_info=True)
+                    return
         finally:
             self._slots.release()
 
