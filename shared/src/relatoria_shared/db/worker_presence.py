@@ -69,12 +69,13 @@ class WorkerPresence:
 
 @contextlib.asynccontextmanager
 async def worker_presence(settings: Settings) -> AsyncIterator[WorkerPresence]:
-    """Take the worker's lock (waiting for PostgreSQL if need be) and keep it, taking it
-    again after a lost connection, until the block exits."""
+    """Take the worker's lock in the background (waiting for PostgreSQL if need be) and
+    keep it, taking it again after a lost connection, until the block exits. The block
+    starts at once (a worker stopped while PostgreSQL is down need not wait for it);
+    whatever needs the lock waits for `held`."""
     presence = WorkerPresence(settings)
     task = asyncio.create_task(presence.hold(), name="worker-presence")
     try:
-        await presence.held.wait()
         yield presence
     finally:
         task.cancel()
