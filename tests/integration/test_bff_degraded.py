@@ -2,8 +2,6 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import aio_pika
 import asyncpg
@@ -11,27 +9,17 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from relatoria_bff.app import create_app
 from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.settings import Settings
 from tests.conftest import RunningSystem
 from tests.support.api import bearer, table_request
 from tests.support.cleanup import delete_topology
+from tests.support.in_process_bff import in_process_bff
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
 
 ROW = ["Ana", 1, 2.5, True, "2026-01-31", None]
-
-
-@asynccontextmanager
-async def in_process_bff(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The BFF app with its lifespan, in this process, on its own AMQP namespace."""
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bff") as client:
-            yield client
 
 
 async def rows_for(db: asyncpg.Connection, owner: str) -> int:

@@ -2,30 +2,18 @@
 other owners unaffected."""
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import asyncpg
-import httpx
 import pytest
 
-from relatoria_bff.app import create_app
 from relatoria_shared.settings import Settings
 from tests.support.api import bearer, table_request
 from tests.support.cleanup import delete_topology
+from tests.support.in_process_bff import in_process_bff
 
 pytestmark = pytest.mark.integration
 
 ROW = ["Ana", 1, 2.5, True, "2026-01-31", None]
-
-
-@asynccontextmanager
-async def bff(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bff") as client:
-            yield client
 
 
 async def test_too_many_in_flight_is_a_429_with_retry_after(
@@ -34,7 +22,7 @@ async def test_too_many_in_flight_is_a_429_with_retry_after(
     capped = own_settings.model_copy(update={"owner_max_in_flight": 2})
     owner = f"capped-{uuid.uuid4().hex[:6]}"
     try:
-        async with bff(capped) as client:
+        async with in_process_bff(capped) as client:
             answers = [
                 await client.post(
                     "/v1/reports", json=table_request("csv", [ROW]), headers=bearer(owner)
@@ -65,7 +53,7 @@ async def test_posting_too_fast_is_a_429_with_retry_after(
     )
     owner = f"fast-{uuid.uuid4().hex[:6]}"
     try:
-        async with bff(throttled) as client:
+        async with in_process_bff(throttled) as client:
             answers = [
                 await client.post(
                     "/v1/reports", json=table_request("csv", [ROW]), headers=bearer(owner)

@@ -157,3 +157,16 @@ async def test_a_refused_token_is_never_remembered(hs_verifier: TokenVerifier) -
     forged = jwt.encode(claims(), "another-secret-of-decent-length!!", "HS256")
     await rejected(hs_verifier, forged)
     await rejected(hs_verifier, forged)
+
+
+async def test_a_verified_token_is_not_verified_again(
+    hs_verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = jwt.encode(claims(), SECRET, "HS256")
+    assert await hs_verifier.owner_of(token) == "alice"
+
+    def no_second_verification(*_: Any, **__: Any) -> dict[str, Any]:
+        raise AssertionError("a remembered token was verified again")
+
+    monkeypatch.setattr(jwt, "decode", no_second_verification)
+    assert await hs_verifier.owner_of(token) == "alice"

@@ -6,7 +6,6 @@ topology declared, a publisher with confirms) and S3. Nothing connects at import
 """
 
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -24,8 +23,6 @@ from relatoria_shared.messaging.topology import DeclaredTopology, declare_for
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
 from relatoria_shared.transitions.announce import Announcer, Messenger, TransitionMetrics
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,12 @@ from relatoria_shared.domain.request_errors import (
     InvalidCursor,
     NotCancellable,
     OwnerLimitReached,
+    PostRateExceeded,
     ReportExpired,
     ReportNotFound,
     ReportNotReady,
     RequestRefused,
+    TooManyInFlight,
 )
 from relatoria_shared.domain.validation import RequestRejected
 
@@ -60,15 +62,9 @@ _REFUSAL_STATUS: dict[type[RequestRefused], int] = {
     ReportNotReady: 409,
     ReportExpired: 410,
     InvalidCursor: 400,
-    OwnerLimitReached: 429,
+    TooManyInFlight: 429,
+    PostRateExceeded: 429,
 }
-
-
-def _refusal_status(exc: RequestRefused) -> int:
-    for kind in type(exc).__mro__:
-        if kind in _REFUSAL_STATUS:
-            return _REFUSAL_STATUS[kind]
-    return 400
 
 
 def _location(loc: tuple[int | str, ...]) -> str:
@@ -97,7 +93,7 @@ async def _refused(_: Request, exc: Exception) -> JSONResponse:
         headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_seconds)))}
     return JSONResponse(
         error_body(exc.code, exc.message, path, **extra),
-        status_code=_refusal_status(exc),
+        status_code=_REFUSAL_STATUS[type(exc)],
         headers=headers,
     )
 

@@ -7,6 +7,7 @@ time (`FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on each other) 
 once another claim has counted an attempt, this one's writes match no row.
 """
 
+import uuid
 from datetime import timedelta
 from typing import Protocol
 
@@ -60,7 +61,7 @@ class JobRepository(Protocol):
         """Hand the job back unfinished, its attempt uncounted; None if not held."""
         ...
 
-    async def status(self, report_id: object) -> ReportStatus | None:
+    async def status(self, report_id: uuid.UUID) -> ReportStatus | None:
         """The request's current status (after a lost claim: was it cancelled?)."""
         ...
 
@@ -181,7 +182,7 @@ class PgJobRepository:
         """See `JobRepository.release`."""
         return await self._write(_RELEASE, claimed)
 
-    async def status(self, report_id: object) -> ReportStatus | None:
+    async def status(self, report_id: uuid.UUID) -> ReportStatus | None:
         """See `JobRepository.status`."""
         value = await self._pool.fetchval(
             "SELECT status FROM report_requests WHERE id = $1", report_id

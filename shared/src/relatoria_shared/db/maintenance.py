@@ -119,8 +119,10 @@ class PgMaintenanceRepository:
             rows = await conn.fetch(_ABANDONED, limit, lease)
             if not rows:
                 return [], []
-            end = [r["id"] for r in rows if gives_up(r["attempts"], r["max_attempts"])]
-            again = [r["id"] for r in rows if r["id"] not in set(end)]
+            end: list[uuid.UUID] = []
+            again: list[uuid.UUID] = []
+            for r in rows:
+                (end if gives_up(r["attempts"], r["max_attempts"]) else again).append(r["id"])
             requeued = await conn.fetch(_REQUEUE, again, message) if again else []
             failed = await conn.fetch(_GIVE_UP, end, message) if end else []
         return [record_of(r) for r in requeued], [record_of(r) for r in failed]

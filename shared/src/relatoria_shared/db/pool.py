@@ -18,6 +18,7 @@ KEEPALIVES = {
     "tcp_keepalives_interval": "5",
     "tcp_keepalives_count": "3",
 }
+_SERVER_SETTINGS = KEEPALIVES | {"application_name": "relatoria"}
 
 
 OUTAGES: tuple[type[Exception], ...] = (
@@ -55,14 +56,14 @@ async def _prepare(connection: asyncpg.Connection) -> None:
     )
 
 
-async def connect_one(settings: Settings, **server_settings: str) -> asyncpg.Connection:
+async def connect_one(settings: Settings) -> asyncpg.Connection:
     """One connection outside the pool (for a session that must stay on its own, such as a
     worker's liveness lock)."""
     connection: asyncpg.Connection = await asyncpg.connect(
         asyncpg_dsn(settings.database_url.get_secret_value()),
         command_timeout=settings.database_timeout_seconds,
         timeout=settings.database_timeout_seconds,
-        server_settings=KEEPALIVES | {"application_name": "relatoria"} | server_settings,
+        server_settings=_SERVER_SETTINGS,
     )
     await _prepare(connection)
     return connection
@@ -77,7 +78,7 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
         command_timeout=settings.database_timeout_seconds,
         timeout=settings.database_timeout_seconds,
         max_inactive_connection_lifetime=300,
-        server_settings=KEEPALIVES | {"application_name": "relatoria"},
+        server_settings=_SERVER_SETTINGS,
         init=_prepare,
     )
     return pool

@@ -17,7 +17,7 @@ from typing import Any
 
 from relatoria_bff.bootstrap import Resources
 from relatoria_bff.reports.schemas import ReportCreate
-from relatoria_shared.catalog import CATALOG, ValidatedRequest, validate_request
+from relatoria_shared.catalog import ValidatedRequest, lane_for, validate_request
 from relatoria_shared.db.requests import PageCursor
 from relatoria_shared.domain.errors import StorageError
 from relatoria_shared.domain.report import NewReport, ReportRecord, summarise_parameters
@@ -71,7 +71,7 @@ async def submit_report(
         NewReport(
             owner_id=owner_id,
             report_type=valid.report_type,
-            lane=CATALOG[valid.report_type].lane,
+            lane=lane_for(valid.report_type),
             format=valid.format,
             title=valid.title,
             parameters=valid.parameters,
