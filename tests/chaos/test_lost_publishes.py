@@ -1,8 +1,11 @@
-"""Accepted requests are never lost between PostgreSQL and RabbitMQ: a message only wakes a
-worker, and idle workers look for due work on their own, so what was committed but never
-published, and what the broker lost, still run."""
+"""Accepted requests are never lost for want of a wake-up: a new request wakes a worker
+through a PostgreSQL notification sent when it commits, messages only wake workers, and
+idle workers look for due work on their own, so what no worker heard of, and what the
+broker lost, still run."""
 
+import asyncio
 import json
+import time
 import uuid
 
 import aio_pika
@@ -36,17 +39,47 @@ async def test_committed_but_never_published_request_completes(
     assert cluster.s3_keys(str(rid)) == [f"reports/{rid}.csv"]
 
 
-async def test_a_request_whose_message_the_broker_lost_still_runs(
+async def test_a_new_request_wakes_an_idle_worker_at_once(
+    cluster: Cluster, client: httpx.AsyncClient
+) -> None:
+    # An idle poll far longer than the wait: only the request's own notification can
+    # start it in time.
+    cluster.start_worker(RELATORIA_IDLE_POLL_SECONDS="120")
+    await asyncio.sleep(1)  # the worker's start-up look for due work is over
+    started = time.monotonic()
+    rid = await post(client, table_request("csv", [["x", 1, 1.5, True, None, None]]))
+    done = await wait_status(client, rid, TERMINAL, seconds=10)
+    assert done["status"] == "done"
+    assert time.monotonic() - started < 5
+
+
+async def test_a_request_no_worker_heard_of_still_runs(
+    cluster: Cluster, client: httpx.AsyncClient
+) -> None:
+    # Posted while no worker listens: its notification reaches nobody.
+    rid = await post(client, table_request("csv", [["x", 1, 1.5, True, None, None]]))
+    cluster.start_worker()
+    done = await wait_status(client, rid, TERMINAL, seconds=30)
+    assert done["status"] == "done"
+
+
+async def test_a_retry_whose_message_the_broker_lost_still_runs(
     cluster: Cluster, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     rid = await post(client, table_request("csv", [["x", 1, 1.5, True, None, None]]))
+    # A retry parked in the broker (its wake-up a message), which the broker then lost.
+    await db.execute(
+        "UPDATE report_requests SET attempts = 1, next_attempt_at = now() + interval '1 second'"
+        " WHERE id = $1",
+        uuid.UUID(rid),
+    )
     connection = await aio_pika.connect(cluster.settings.amqp_url.get_secret_value())
     async with connection:
         channel = await connection.channel()
         queue = await channel.get_queue(
             Topology(cluster.settings.amqp_namespace).work_queue(Lane.INTERACTIVE)
         )
-        await queue.purge()  # the broker lost it
+        await queue.purge()
     cluster.start_worker()
     done = await wait_status(client, rid, TERMINAL, seconds=30)
     assert done["status"] == "done"

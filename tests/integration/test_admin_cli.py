@@ -348,7 +348,7 @@ async def test_requeue_by_id_publishes_queued_and_abandoned_work_only(
     assert await take_published(admin_settings) == [queued.id]
 
     live = admin_settings.model_copy(update={"worker_id": f"live-{uuid.uuid4().hex[:6]}"})
-    async with worker_presence(live) as presence:
+    async with worker_presence(live, lambda _: None) as presence:
         await presence.held.wait()
         recorded = await repository.create(new_report())
         running = await repository.claim(recorded.id, live.worker_id, LEASE)

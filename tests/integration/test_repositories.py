@@ -122,7 +122,7 @@ async def test_a_live_workers_job_is_left_alone_until_its_lease_expires(
     maintenance: PgMaintenanceRepository,
 ) -> None:
     alive = own_settings.model_copy(update={"worker_id": f"alive-{uuid.uuid4().hex[:6]}"})
-    async with worker_presence(alive) as presence:
+    async with worker_presence(alive, lambda _: None) as presence:
         await presence.held.wait()
         await record(requests, new_report())
         job = await jobs.claim_next(Lane.INTERACTIVE, alive.worker_id, LEASE)

@@ -1,6 +1,9 @@
 """The transition service against the real PostgreSQL, Redis and RabbitMQ: every state
-change is recorded, then mirrored to the cache, then messaged, then counted."""
+change is recorded, then mirrored to the cache, then messaged, then counted (an accepted
+request's wake-up is the notification its recording statement sent)."""
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -11,7 +14,9 @@ from relatoria_bff.metrics import BffMetrics
 from relatoria_shared.connections import Connections, open_connections
 from relatoria_shared.db.jobs import PgJobRepository
 from relatoria_shared.db.maintenance import PgMaintenanceRepository
+from relatoria_shared.db.pool import connect_one
 from relatoria_shared.db.requests import PgRequestRepository
+from relatoria_shared.db.wake_channel import WAKE_CHANNEL
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import Artifact, Progress
@@ -47,6 +52,21 @@ async def queued_messages(settings: Settings, queue_name: str) -> list[bytes]:
     return bodies
 
 
+@contextlib.asynccontextmanager
+async def heard_wakes(settings: Settings) -> AsyncIterator[list[str]]:
+    """The lanes of the wake-ups a listening session hears while the block runs (and
+    shortly after: notifications arrive once their statement commits)."""
+    heard: list[str] = []
+    listener = await connect_one(settings)
+    try:
+        await listener.add_listener(WAKE_CHANNEL, lambda *args: heard.append(args[-1]))
+        yield heard
+        await listener.fetchval("SELECT 1")  # a round trip: what was sent has arrived
+        await asyncio.sleep(0.1)
+    finally:
+        await listener.close()
+
+
 def jobs_of(connections: Connections, metrics: WorkerMetrics, worker: str) -> JobTransitions:
     settings = connections.settings
     return JobTransitions(
@@ -58,23 +78,24 @@ def jobs_of(connections: Connections, metrics: WorkerMetrics, worker: str) -> Jo
     )
 
 
-async def test_accept_records_mirrors_wakes_and_counts(connections: Connections) -> None:
+async def test_accept_records_wakes_and_counts(connections: Connections) -> None:
     settings = connections.settings
     metrics = BffMetrics()
     transitions = RequestTransitions(
         PgRequestRepository(connections.pool), connections.announcer(metrics), GENEROUS
     )
-    recorded = await transitions.accept(new_report("acceptor"))
-    rid = recorded.record.id
-    cached = await connections.cache.get(rid)
-    assert cached is not None
-    assert (cached.body["status"], cached.owner_id, cached.version) == ("queued", "acceptor", 1)
-    assert cached.body["parameters"] == {
-        "columns": [{"key": "a", "label": "a", "type": "string"}],
-        "rowCount": 1,
-    }
+    async with heard_wakes(settings) as heard:
+        recorded = await transitions.accept(new_report("acceptor", key="k-1"))
+        replayed = await transitions.accept(new_report("acceptor", key="k-1"))
+    assert recorded.created
+    assert not replayed.created
+    assert replayed.record.id == recorded.record.id
+    # One wake-up, for the request's lane, sent by PostgreSQL: none for the replay.
+    assert heard == [Lane.INTERACTIVE.value]
     work = Topology(settings.amqp_namespace).work_queue(Lane.INTERACTIVE)
-    assert [JobMessage.decode(b).request_id for b in await queued_messages(settings, work)] == [rid]
+    assert await queued_messages(settings, work) == []
+    # The POST's answer is the status document: the cache is filled by its first read.
+    assert await connections.cache.get(recorded.record.id) is None
     assert metrics.reports_accepted.labels("table", "csv")._value.get() == 1
 
 
@@ -85,17 +106,18 @@ async def test_over_a_limit_nothing_is_recorded_or_announced(connections: Connec
     few = owner_limits(max_in_flight=1)
     slow = owner_limits(posts_per_second=1.0, post_burst=1)
     capped = RequestTransitions(requests, connections.announcer(metrics), few)
-    await capped.accept(new_report("limited"))
-    with pytest.raises(TooManyInFlight) as in_flight:
-        await capped.accept(new_report("limited"))
-    assert in_flight.value.retry_after_seconds > 0
     throttled = RequestTransitions(requests, connections.announcer(metrics), slow)
-    await throttled.accept(new_report("other"))
-    with pytest.raises(PostRateExceeded) as too_fast:
+    async with heard_wakes(settings) as heard:
+        await capped.accept(new_report("limited"))
+        with pytest.raises(TooManyInFlight) as in_flight:
+            await capped.accept(new_report("limited"))
         await throttled.accept(new_report("other"))
+        with pytest.raises(PostRateExceeded) as too_fast:
+            await throttled.accept(new_report("other"))
+    assert in_flight.value.retry_after_seconds > 0
     assert 0 < too_fast.value.retry_after_seconds <= 1.0
-    work = Topology(settings.amqp_namespace).work_queue(Lane.INTERACTIVE)
-    assert len(await queued_messages(settings, work)) == 2
+    assert heard == [Lane.INTERACTIVE.value] * 2
+    assert await connections.pool.fetchval("SELECT count(*) FROM report_requests") == 2
     assert metrics.reports_accepted.labels("table", "csv")._value.get() == 2
 
 

@@ -18,7 +18,6 @@ import yaml
 
 from relatoria_bff.app import create_app
 from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.settings import Settings
 from relatoria_worker.admin import build_parser as build_admin_parser
 from tests.support.helm_chart import (
@@ -222,18 +221,11 @@ def test_every_object_carries_the_standard_labels(rendered: Rendered) -> None:
 # Workers: lanes, KEDA, shutdown
 
 
-@pytest.mark.parametrize(
-    "values",
-    [None, production_values(), {"config": {"amqpNamespace": "acme"}}],
-    ids=["default", "production", "namespace-acme"],
-)
-def test_each_scaled_object_watches_the_queue_its_deployment_consumes(
+@pytest.mark.parametrize("values", [None, production_values()], ids=["default", "production"])
+def test_each_scaled_object_counts_the_demand_of_its_deployments_lane(
     chart: helm_python.Chart, values: dict[str, Any] | None
 ) -> None:
     rendered = render(chart, values)
-    namespace = rendered.config_map()["RELATORIA_AMQP_NAMESPACE"]
-    if values and "config" in values:
-        assert namespace == values["config"]["amqpNamespace"]
     scaled_objects = rendered.of_kind("ScaledObject")
     assert {scaled["spec"]["scaleTargetRef"]["name"] for scaled in scaled_objects} == set(
         WORKERS.values()
@@ -241,13 +233,11 @@ def test_each_scaled_object_watches_the_queue_its_deployment_consumes(
     for scaled in scaled_objects:
         target = rendered.named("Deployment", scaled["spec"]["scaleTargetRef"]["name"])
         (trigger,) = scaled["spec"]["triggers"]
-        assert trigger["type"] == "rabbitmq"
-        assert trigger["metadata"]["protocol"] == "amqp"
-        assert trigger["metadata"]["mode"] == "QueueLength"
-        assert isinstance(trigger["metadata"]["value"], str)
-        assert int(trigger["metadata"]["value"]) >= 1
-        queue = Topology(namespace).work_queue(worker_lane(rendered, target))
-        assert trigger["metadata"]["queueName"] == queue
+        assert trigger["type"] == "postgresql"
+        assert isinstance(trigger["metadata"]["targetQueryValue"], str)
+        assert int(trigger["metadata"]["targetQueryValue"]) >= 1
+        # What the query counts is tested against PostgreSQL in tests/integration.
+        assert f"lane = '{worker_lane(rendered, target).value}'" in trigger["metadata"]["query"]
 
 
 def test_each_worker_deployment_consumes_one_lane_with_its_concurrency(
@@ -268,12 +258,12 @@ def test_each_worker_deployment_consumes_one_lane_with_its_concurrency(
             app_env.delenv(key)
 
 
-def test_trigger_authentication_reads_the_amqp_url_of_the_chart_secret(
+def test_trigger_authentication_reads_the_database_url_of_the_chart_secret(
     default_render: Rendered,
 ) -> None:
     (auth,) = default_render.of_kind("TriggerAuthentication")
     assert auth["spec"]["secretTargetRef"] == [
-        {"parameter": "host", "name": FULLNAME, "key": "RELATORIA_AMQP_URL"}
+        {"parameter": "connection", "name": FULLNAME, "key": "RELATORIA_AUTOSCALER_DATABASE_URL"}
     ]
     default_render.named("Secret", FULLNAME)
     for scaled in default_render.of_kind("ScaledObject"):
@@ -286,13 +276,24 @@ def test_trigger_authentication_reads_the_existing_secret_when_set(
 ) -> None:
     (auth,) = production_render.of_kind("TriggerAuthentication")
     assert auth["spec"]["secretTargetRef"] == [
-        {"parameter": "host", "name": "relatoria-secrets", "key": "RELATORIA_AMQP_URL"}
+        {
+            "parameter": "connection",
+            "name": "relatoria-secrets",
+            "key": "RELATORIA_AUTOSCALER_DATABASE_URL",
+        }
     ]
 
 
-def test_the_chart_secret_holds_the_amqp_url_keda_reads(chart: helm_python.Chart) -> None:
-    rendered = render(chart, {"secrets": {"amqpUrl": "amqp://u:p@rabbit:5672/prod"}})
-    assert "RELATORIA_AMQP_URL" in rendered.named("Secret", FULLNAME)["data"]
+def test_the_chart_secret_holds_the_database_url_keda_reads(chart: helm_python.Chart) -> None:
+    url = "postgresql+asyncpg://u:p@db:5432/relatoria?ssl=require"
+    rendered = render(chart, {"secrets": {"databaseUrl": url}})
+    data = rendered.named("Secret", FULLNAME)["data"]
+    assert base64.b64decode(data["RELATORIA_DATABASE_URL"]).decode() == url
+    # libpq's form, which KEDA's PostgreSQL trigger (pgx) understands.
+    assert (
+        base64.b64decode(data["RELATORIA_AUTOSCALER_DATABASE_URL"]).decode()
+        == "postgresql://u:p@db:5432/relatoria?ssl=require"
+    )
 
 
 def test_without_keda_each_worker_gets_a_cpu_hpa_instead(chart: helm_python.Chart) -> None:
@@ -355,8 +356,9 @@ def scale_down_window(rendered: Rendered, deployment: str) -> int:
 def test_a_running_export_is_not_scaled_away_before_its_time_limit(
     chart: helm_python.Chart, keda: bool, value_set_name: str, app_env: pytest.MonkeyPatch
 ) -> None:
-    # Workers ack on claim, so a queue's depth never counts running exports: only the
-    # autoscaler's patience keeps a busy bulk pod until its job's time limit is reached.
+    # Scaling down removes any pod, a busy one included (a CPU HPA does not even see the
+    # export): only the autoscaler's patience keeps a busy bulk pod until its job's time
+    # limit is reached.
     values = merge(values_of(value_set_name) or {}, {"keda": {"enabled": keda}})
     rendered = render(chart, values)
     deployment = rendered.named("Deployment", WORKERS[Lane.BULK])
@@ -718,7 +720,13 @@ def test_existing_secret_replaces_the_chart_secret(production_render: Rendered) 
 
 
 def test_the_chart_secret_leaves_out_empty_values(chart: helm_python.Chart) -> None:
-    rendered = render(chart, {"secrets": {"databaseUrl": "postgresql+asyncpg://u:p@db/r"}})
+    values = {"secrets": {"databaseUrl": "postgresql+asyncpg://u:p@db/r"}}
+    rendered = render(chart, values)
+    assert set(rendered.named("Secret", FULLNAME)["data"]) == {
+        "RELATORIA_DATABASE_URL",
+        "RELATORIA_AUTOSCALER_DATABASE_URL",  # KEDA's, on by default
+    }
+    rendered = render(chart, merge(values, {"keda": {"enabled": False}}))
     assert set(rendered.named("Secret", FULLNAME)["data"]) == {"RELATORIA_DATABASE_URL"}
 
 
@@ -846,7 +854,7 @@ def test_cleanup_can_be_turned_off(chart: helm_python.Chart) -> None:
         {"bff": {"replicaCount": "three"}},
         {"worker": {"interactive": {"keda": {"maxReplicaCount": 0}}}},
         {"worker": {"bulk": {"shutdownGraceSeconds": -1}}},
-        {"worker": {"bulk": {"keda": {"targetMessagesPerReplica": "lots"}}}},
+        {"worker": {"bulk": {"keda": {"targetRequestsPerReplica": "lots"}}}},
         {"bff": {"terminationGracePeriodSeconds": 10}},
         {"config": {"logFormat": "xml"}},
         {"config": {"amqpNamespace": "no spaces"}},

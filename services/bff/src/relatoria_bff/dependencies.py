@@ -1,5 +1,6 @@
 """FastAPI dependencies shared by the routers."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -21,16 +22,30 @@ async def get_resources(request: Request) -> Resources:
 Deps = Annotated[Resources, Depends(get_resources)]
 
 
-async def current_owner(request: Request, resources: Deps) -> str:
-    """The caller's owner id from `Authorization: Bearer …`."""
+@dataclass(frozen=True)
+class Caller:
+    """The verified caller of a route, with the resources it is served from."""
+
+    owner: str
+    resources: Resources
+
+
+async def current_caller(request: Request) -> Caller:
+    """The caller's owner id from `Authorization: Bearer …`, and the resources.
+
+    One dependency taking only the request: FastAPI resolves every declared dependency
+    anew on each request, and a nested one (resources, then the owner) cost the POST
+    about a tenth of a millisecond of CPU.
+    """
+    resources = await get_resources(request)
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized("a bearer token is required")
     owner = await resources.verifier.owner_of(token.strip())
     bind_log_context(owner_id=owner)
-    return owner
+    return Caller(owner=owner, resources=resources)
 
 
-Owner = Annotated[str, Depends(current_owner)]
-"""The verified caller of a route."""
+Authenticated = Annotated[Caller, Depends(current_caller)]
+"""The verified caller of a route (resolved before the request's body is read)."""

@@ -15,9 +15,12 @@ names. The acknowledgement policy lives here and only here:
   healthy requests during a database restart; holding the slot also stops this worker
   from taking more work it cannot claim. Only after `CLAIM_PATIENCE_SECONDS` is the
   delivery handed back.
-Besides deliveries, a free slot with no wake-up for `idle_poll_seconds` claims due work on
-its own, and goes on claiming while there is some: a wake-up the broker lost delays a
-request by no more than that, and a broker outage does not slow the draining down.
+Deliveries are the rarer wake-ups (a retry's delay over, a job handed or taken back, a
+replay). A new request wakes the worker through PostgreSQL instead (`wake`, from the
+notification its recording statement sent). Woken that way, or when a free slot has had no
+wake-up for `idle_poll_seconds`, the worker claims due work into its free slots, and each
+such slot goes on claiming while there is some: a lost wake-up delays a request by no more
+than the idle poll, and a broker outage does not slow the draining down.
 """
 
 import asyncio
@@ -68,15 +71,27 @@ class JobConsumer:
         self._lane = lane
         self._metrics = metrics
         self._idle_poll = idle_poll_seconds
-        self._woken = asyncio.Event()
+        self._woken = asyncio.Event()  # a delivery came: the slots are not idle
+        self._due = asyncio.Event()  # a new request was recorded in this lane
+        self._due.set()  # anything may be due when the worker starts
         self._present = present
-        self.idle_jobs: set[asyncio.Task[None]] = set()
-        """Jobs the idle poller claimed and runs (shutdown waits for them too)."""
+        self.claimed_jobs: set[asyncio.Task[None]] = set()
+        """Jobs claimed without a delivery, being run (shutdown waits for them too)."""
+
+    @property
+    def lane(self) -> Lane:
+        """The lane this consumer claims from."""
+        return self._lane
 
     def close(self) -> None:
         """Stop starting jobs: deliveries still waiting for a slot go back to the queue."""
         self._closing = True
-        self._woken.set()
+        self._due.set()
+
+    def wake(self) -> None:
+        """A request is due in this lane: fill the free slots (nothing to do while every
+        slot is busy: each claims again when its job ends)."""
+        self._due.set()
 
     async def __call__(self, message: AbstractIncomingMessage) -> None:
         """Handle one delivery and settle it exactly once."""
@@ -112,19 +127,24 @@ class JobConsumer:
                 return
             await self._run(job)
 
-    async def poll_while_idle(self) -> None:
-        """Until closed: whenever a free slot has had no wake-up for `idle_poll_seconds`,
-        claim due work directly (and keep claiming while there is some)."""
+    async def claim_when_woken(self) -> None:
+        """Until closed: whenever `wake` is called, or a free slot has had no wake-up for
+        `idle_poll_seconds`, claim due work into the free slots (each slot filled keeps
+        claiming while there is some)."""
         while not self._closing:
             self._woken.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), self._idle_poll)
-            if self._woken.is_set() or self._slots.locked() or not self._present.is_set():
+            try:
+                await asyncio.wait_for(self._due.wait(), self._idle_poll)
+            except TimeoutError:
+                if self._woken.is_set():
+                    continue  # deliveries kept the slots busy: not idle
+            self._due.clear()
+            if self._closing or self._slots.locked() or not self._present.is_set():
                 continue
             try:
                 await self._claim_while_due()
             except Exception:
-                log.warning("idle claim failed", exc_info=True)
+                log.warning("claim of due work failed", exc_info=True)
 
     async def _may_claim(self) -> bool:
         """Wait until this worker holds its liveness lock; False once closing."""
@@ -146,14 +166,13 @@ class JobConsumer:
             if job is None:
                 self._slots.release()
                 return
-            log.info("idle worker found due work", extra={"request_id": str(job.record.id)})
             task = asyncio.create_task(self._run_then_release(job))
-            self.idle_jobs.add(task)
-            task.add_done_callback(self.idle_jobs.discard)
+            self.claimed_jobs.add(task)
+            task.add_done_callback(self.claimed_jobs.discard)
 
     async def _run_then_release(self, job: Job) -> None:
-        """Run `job`, then whatever else is due, while there is some: a slot the poller
-        filled keeps draining without wake-ups (the broker may be losing them)."""
+        """Run `job`, then whatever else is due, while there is some: a slot filled without
+        a delivery keeps draining without further wake-ups."""
         try:
             next_job: Job | None = job
             while next_job is not None:

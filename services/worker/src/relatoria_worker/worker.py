@@ -41,6 +41,20 @@ log = logging.getLogger(__name__)
 HAND_BACK_SECONDS = 5.0
 
 
+class LaneWakes:
+    """Passes the wake-ups the worker's PostgreSQL session hears to the consumers of their
+    lane (to every consumer when listening restarts: wake-ups may have been missed)."""
+
+    def __init__(self) -> None:
+        self.consumers: list[JobConsumer] = []
+
+    def __call__(self, lane: str | None) -> None:
+        """Wake the consumers of `lane` (None: all)."""
+        for consumer in self.consumers:
+            if lane is None or consumer.lane.value == lane:
+                consumer.wake()
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Consume jobs until `stop` is set; then finish in-flight jobs within the grace period
     and hand the rest back to the queue."""
@@ -52,12 +66,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     metrics = WorkerMetrics(process_registry())
     server = serve(metrics.registry, settings.metrics_port) if settings.metrics_port else None
     executors = render_executors(settings)
+    wakes = LaneWakes()
     try:
         async with (
             open_connections(settings) as connections,
-            worker_presence(settings) as presence,
+            worker_presence(settings, wakes) as presence,
         ):
-            await _serve(settings, connections, presence, executors, metrics=metrics, stop=stop)
+            await _serve(
+                settings, connections, presence, wakes, executors, metrics=metrics, stop=stop
+            )
     finally:
         for executor in executors.values():
             executor.shutdown(wait=False, cancel_futures=True)
@@ -72,6 +89,7 @@ async def _serve(
     settings: Settings,
     connections: Connections,
     presence: WorkerPresence,
+    wakes: LaneWakes,
     executors: dict[Lane, ThreadPoolExecutor],
     *,
     metrics: WorkerMetrics,
@@ -119,7 +137,8 @@ async def _serve(
         )
         queue, tag = await _consume(amqp, settings, lane, _tracked(consumer, in_flight))
         consumers.append((consumer, queue, tag))
-        polling.append(asyncio.create_task(consumer.poll_while_idle()))
+        wakes.consumers.append(consumer)
+        polling.append(asyncio.create_task(consumer.claim_when_woken()))
     log.info(
         "worker consuming",
         extra={
@@ -135,11 +154,11 @@ async def _serve(
     for consumer, queue, tag in consumers:
         consumer.close()
         await queue.cancel(tag)
-    # A poller mid-claim finishes it and starts that job before it stops: wait for it, so
+    # A claim under way finishes and starts its job before the loop stops: wait for it, so
     # the job is drained (or handed back) with the rest.
     await asyncio.wait(polling, timeout=settings.database_timeout_seconds)
     for consumer, _, _ in consumers:
-        in_flight |= consumer.idle_jobs
+        in_flight |= consumer.claimed_jobs
     await _drain(in_flight, runner, settings.shutdown_grace_seconds)
     for task in (sweeping, *polling):
         task.cancel()

@@ -56,6 +56,13 @@ async def _prepare(connection: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Return a connection to the pool as it is. asyncpg still rolls back a transaction left
+    open; its default reset statement (unlock advisory locks, close cursors, UNLISTEN, RESET
+    ALL) would cost a round trip per query to undo what pool sessions never do: session
+    state lives only on `connect_one` connections."""
+
+
 async def connect_one(settings: Settings) -> asyncpg.Connection:
     """One connection outside the pool (for a session that must stay on its own, such as a
     worker's liveness lock)."""
@@ -80,5 +87,6 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
         max_inactive_connection_lifetime=300,
         server_settings=_SERVER_SETTINGS,
         init=_prepare,
+        reset=_keep_session,
     )
     return pool

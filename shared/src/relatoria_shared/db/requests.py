@@ -1,8 +1,9 @@
 """The BFF's repository: record a request (within its owner's limits), read, list, cancel.
 
 Recording is one statement: the owner's fair-queueing clock and POST token bucket move in
-the same statement that inserts the request, and the owner's in-flight count is kept by
-the table's trigger. The clock never runs further ahead of the present than the owner's
+the same statement that inserts the request, which also sends its wake-up (a notification
+delivered once it commits, `db.wake_channel`); the owner's in-flight count is kept by the
+table's trigger. The clock never runs further ahead of the present than the owner's
 requests in flight justify (finished work leaves no debt), and the bucket never refills
 backwards (`now()` is each statement's start). Nothing here reads the inline table back.
 """
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from relatoria_shared.db.rows import STATUS_COLUMNS, record_of
+from relatoria_shared.db.wake_channel import WAKE_CHANNEL
 from relatoria_shared.domain.owner_limits import OwnerLimits
 from relatoria_shared.domain.report import NewReport, ReportRecord
 from relatoria_shared.domain.status import ReportStatus
@@ -74,7 +76,7 @@ class RequestRepository(Protocol):
 
 # Every number typed: PostgreSQL infers a parameter's type from its first use, and a
 # quantum taken for an integer would be truncated to 0 s.
-_RECORD = """
+_RECORD = f"""
 WITH owner AS (
   INSERT INTO report_owners AS o (owner_id, lane, clock, tokens, refilled_at)
   VALUES ($2, $6, now(), $16::float8 - 1, now())
@@ -97,8 +99,11 @@ WITH owner AS (
   SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, owner.clock, 'queued' FROM owner
   ON CONFLICT (owner_id, idempotency_key) DO NOTHING
   RETURNING created_at
+), woken AS (
+  SELECT pg_notify('{WAKE_CHANNEL}', $6) FROM inserted
 )
-SELECT (SELECT clock FROM owner) AS clock, (SELECT created_at FROM inserted) AS created_at
+SELECT (SELECT clock FROM owner) AS clock, (SELECT created_at FROM inserted) AS created_at,
+  (SELECT count(*) FROM woken) AS woken
 """
 _BY_KEY = f"""
 SELECT {STATUS_COLUMNS}, request_fingerprint FROM report_requests

@@ -10,16 +10,20 @@ keepalives (`db.pool.KEEPALIVES`), and in any case by the lease.
 A worker claims only while it holds its lock (`WorkerPresence.held`): a claim made without
 it would be taken back at the next sweep. The lock must be a real session: not through a
 transaction-pooling proxy (PgBouncer in transaction mode), which would drop it.
+
+The same session listens for new requests' wake-ups (`db.wake_channel`): the worker needs
+no connection more for them, and it hears them exactly while it may claim.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 
 from relatoria_shared.db.pool import connect_one
+from relatoria_shared.db.wake_channel import WAKE_CHANNEL
 from relatoria_shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,12 +33,18 @@ LOCK_NAMESPACE = 1919249505
 _LOCK = f"SELECT pg_advisory_lock({LOCK_NAMESPACE}, hashtext($1))"
 RETRY_SECONDS = 1.0
 
+OnWake = Callable[[str | None], None]
+"""Called with a lane's name when a request of that lane is recorded, and with None when
+listening (re)starts: whatever was recorded meanwhile went unheard."""
+
 
 class WorkerPresence:
-    """Holds the worker's lock, taking it again after a lost connection."""
+    """Holds the worker's lock, taking it again after a lost connection, and passes the
+    wake-ups its session hears to `on_wake`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_wake: OnWake) -> None:
         self._settings = settings
+        self._on_wake = on_wake
         self.held = asyncio.Event()
         """Set while the lock is held."""
 
@@ -45,7 +55,9 @@ class WorkerPresence:
                 connection = await connect_one(self._settings)
                 try:
                     await connection.fetchval(_LOCK, self._settings.worker_id)
+                    await connection.add_listener(WAKE_CHANNEL, self._heard)
                     self.held.set()
+                    self._on_wake(None)
                     await self._while_connected(connection)
                 finally:
                     self.held.clear()
@@ -55,6 +67,9 @@ class WorkerPresence:
             except Exception as exc:
                 log.warning("worker presence lost; taking it again", extra={"error": str(exc)})
             await asyncio.sleep(RETRY_SECONDS)
+
+    def _heard(self, _: object, __: int, ___: str, lane: str) -> None:
+        self._on_wake(lane)
 
     async def _while_connected(self, connection: asyncpg.Connection) -> None:
         # The session is the lock: wait until it ends (checked every heartbeat).
@@ -68,12 +83,12 @@ class WorkerPresence:
 
 
 @contextlib.asynccontextmanager
-async def worker_presence(settings: Settings) -> AsyncIterator[WorkerPresence]:
+async def worker_presence(settings: Settings, on_wake: OnWake) -> AsyncIterator[WorkerPresence]:
     """Take the worker's lock in the background (waiting for PostgreSQL if need be) and
-    keep it, taking it again after a lost connection, until the block exits. The block
-    starts at once (a worker stopped while PostgreSQL is down need not wait for it);
-    whatever needs the lock waits for `held`."""
-    presence = WorkerPresence(settings)
+    keep it, taking it again after a lost connection, until the block exits; meanwhile,
+    pass wake-ups to `on_wake`. The block starts at once (a worker stopped while
+    PostgreSQL is down need not wait for it); whatever needs the lock waits for `held`."""
+    presence = WorkerPresence(settings, on_wake)
     task = asyncio.create_task(presence.hold(), name="worker-presence")
     try:
         yield presence

@@ -1,5 +1,11 @@
 """What follows every state change, in order: mirror the status document to the cache,
-do the transition's messaging, count its metric."""
+do the transition's messaging, count its metric.
+
+One transition is lighter, because it is the hot path: `ACCEPTED`. Its wake-up is the
+notification the recording statement sent (`db.wake_channel`), and its status document,
+the POST's own answer, is cached by the first read that misses it (a version-checked
+put like any other), not by the POST: a request nobody polls costs the cache nothing.
+"""
 
 from enum import StrEnum
 from typing import Protocol
@@ -69,7 +75,6 @@ class TransitionMetrics(Protocol):
 
 _WAKES = frozenset(
     {
-        Transition.ACCEPTED,
         Transition.HANDED_BACK,
         Transition.TAKEN_BACK,
         Transition.REPLAYED,
@@ -99,7 +104,8 @@ class Announcer:
         waited_seconds: float | None = None,
     ) -> None:
         """Everything that follows `transition` of `record` once PostgreSQL has it."""
-        await self._mirror.put(status_document(record))
+        if transition is not Transition.ACCEPTED:
+            await self._mirror.put(status_document(record))
         if transition in _WAKES:
             await self._messenger.wake(record)
         elif transition is Transition.RETRIED:

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from relatoria_bff.dependencies import Deps, Owner
+from relatoria_bff.dependencies import Authenticated
 from relatoria_bff.errors import ApiError
 from relatoria_bff.reports import service
 from relatoria_bff.reports.schemas import (
@@ -52,15 +52,17 @@ def _check_idempotency_key(key: str | None) -> str | None:
 
 @router.post("/v1/reports", status_code=201, response_model=ReportAccepted)
 async def create_report(
-    resources: Deps,
-    owner: Owner,
+    caller: Authenticated,
     body: ReportCreate,
     key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Request a report. Answers at once; watch `Location` for its status. `429` with
     `Retry-After` when the caller is over its limits (reports in flight, posts per second)."""
     submission = await service.submit_report(
-        resources=resources, owner_id=owner, body=body, idempotency_key=_check_idempotency_key(key)
+        resources=caller.resources,
+        owner_id=caller.owner,
+        body=body,
+        idempotency_key=_check_idempotency_key(key),
     )
     record = submission.record
     bind_log_context(request_id=str(record.id))
@@ -78,16 +80,16 @@ async def create_report(
 
 @router.get("/v1/reports")
 async def list_reports(
-    resources: Deps,
-    owner: Owner,
+    caller: Authenticated,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     status: ReportStatus | None = None,
 ) -> ReportPage:
     """The caller's reports, newest first; pass `nextCursor` back as `cursor` for more."""
+    resources = caller.resources
     documents, next_cursor = await service.list_reports(
         resources=resources,
-        owner_id=owner,
+        owner_id=caller.owner,
         limit=limit,
         cursor=cursor,
         status=status,
@@ -97,16 +99,22 @@ async def list_reports(
 
 
 @router.get("/v1/reports/{report_id}", response_model=ReportStatusRead)
-async def get_report(resources: Deps, owner: Owner, report_id: str) -> JSONResponse:
+async def get_report(caller: Authenticated, report_id: str) -> JSONResponse:
     """The status document; `downloadUrl` is a fresh presigned URL once the report is done."""
-    document = await service.read_status(resources=resources, owner_id=owner, report_id=report_id)
+    resources = caller.resources
+    document = await service.read_status(
+        resources=resources, owner_id=caller.owner, report_id=report_id
+    )
     return JSONResponse(await service.presented(resources, document))
 
 
 @router.delete("/v1/reports/{report_id}", response_model=ReportStatusRead)
-async def cancel_report(resources: Deps, owner: Owner, report_id: str) -> JSONResponse:
+async def cancel_report(caller: Authenticated, report_id: str) -> JSONResponse:
     """Cancel a queued or running report, or delete a finished one's file; `409` otherwise."""
-    document = await service.cancel_report(resources=resources, owner_id=owner, report_id=report_id)
+    resources = caller.resources
+    document = await service.cancel_report(
+        resources=resources, owner_id=caller.owner, report_id=report_id
+    )
     return JSONResponse(await service.presented(resources, document))
 
 
@@ -119,10 +127,12 @@ async def cancel_report(resources: Deps, owner: Owner, report_id: str) -> JSONRe
         410: {"description": "`REPORT_EXPIRED`: the file was deleted after its retention"},
     },
 )
-async def download_report(resources: Deps, owner: Owner, report_id: str) -> RedirectResponse:
+async def download_report(caller: Authenticated, report_id: str) -> RedirectResponse:
     """Redirect to a fresh presigned URL of the file; `409` until the report is done,
     `410` once its file has expired."""
-    url = await service.download_url(resources=resources, owner_id=owner, report_id=report_id)
+    url = await service.download_url(
+        resources=caller.resources, owner_id=caller.owner, report_id=report_id
+    )
     return RedirectResponse(url, status_code=302)
 
 
