@@ -14,7 +14,6 @@ from typing import Any
 
 from opentelemetry import context, trace
 from opentelemetry.context import Context
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -40,6 +39,12 @@ def configure_tracing(service: str, settings: Settings) -> TracerProvider:
         sampler=ParentBased(ALWAYS_ON) if settings.otlp_endpoint else ALWAYS_OFF,
     )
     if settings.otlp_endpoint:
+        # Imported only here: the exporter and protobuf cost a process that exports
+        # nothing over 1 MB of memory.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
+            OTLPSpanExporter,
+        )
+
         endpoint = f"{settings.otlp_endpoint.rstrip('/')}/v1/traces"
         exporter = OTLPSpanExporter(endpoint=endpoint, timeout=EXPORT_TIMEOUT_SECONDS)
         provider.add_span_processor(

@@ -8,7 +8,12 @@ import tempfile
 from relatoria_shared.logging_setup import configure_logging
 from relatoria_shared.settings import Settings
 from relatoria_shared.tracing import configure_tracing
+from relatoria_worker import glibc_malloc
 from relatoria_worker.worker import lower_priority_if_bulk_only, run_worker
+
+MALLOC_ARENAS = 1
+"""One arena for all threads: memory freed by one render is reused by the next, whichever
+thread runs it (allocations are serialised by the interpreter lock anyway)."""
 
 
 async def _main(settings: Settings) -> None:
@@ -21,6 +26,7 @@ async def _main(settings: Settings) -> None:
 
 def main() -> None:
     """Entry point: consume until SIGTERM or SIGINT."""
+    glibc_malloc.limit_arenas(MALLOC_ARENAS)
     settings = Settings()
     configure_logging("worker", settings.log_level, settings.log_format)
     # The interpreter lock is handed over every 5 ms by default: a bulk render would then

@@ -24,6 +24,7 @@ from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
 from relatoria_shared.transitions.jobs import JobTransitions
 from relatoria_shared.transitions.maintenance import MaintenanceTransitions
+from relatoria_worker import glibc_malloc
 from relatoria_worker.artifact_builder import ArtifactBuilder
 from relatoria_worker.consumer import JobConsumer
 from relatoria_worker.data_source import ReportingDatabase
@@ -110,6 +111,7 @@ async def _serve(
         metrics=metrics,
     )
     settle_garbage_collector()
+    glibc_malloc.release_free_memory()
     sweeper = Sweeper(
         settings=settings,
         transitions=MaintenanceTransitions(

@@ -9,6 +9,7 @@ boto3 is blocking, so callers on an event loop run these methods in a thread.
 import contextlib
 import logging
 import re
+import threading
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -93,15 +94,14 @@ class ObjectStore:
             read_timeout=60,
             s3={"addressing_style": "path"},
         )
-        session = boto3.session.Session(region_name=settings.s3_region, **credentials)
-        self._client: S3Client = session.client(
+        self._session = boto3.session.Session(region_name=settings.s3_region, **credentials)
+        self._config = config
+        self._public_endpoint_url = settings.s3_public_endpoint_url or settings.s3_endpoint_url
+        self._client: S3Client = self._session.client(
             "s3", endpoint_url=settings.s3_endpoint_url, config=config
         )
-        self._public_client: S3Client = session.client(
-            "s3",
-            endpoint_url=settings.s3_public_endpoint_url or settings.s3_endpoint_url,
-            config=config,
-        )
+        self._presigner: S3Client | None = None
+        self._presigner_lock = threading.Lock()  # boto3 sessions build clients one at a time
         # Large files go up in parts; small ones in one PUT. Each part in flight is a
         # buffer in memory: four of 8 MB keep a worker's memory flat on huge exports.
         self._transfer = TransferConfig(
@@ -195,10 +195,20 @@ class ObjectStore:
         except (BotoCoreError, ClientError) as exc:
             log.warning("aborting a multipart upload failed", extra={"key": key, "error": str(exc)})
 
+    def _public_client(self) -> "S3Client":
+        """The client that signs URLs for the public endpoint, built at the first presign
+        (workers never presign)."""
+        with self._presigner_lock:
+            if self._presigner is None:
+                self._presigner = self._session.client(
+                    "s3", endpoint_url=self._public_endpoint_url, config=self._config
+                )
+            return self._presigner
+
     def presign_download(self, key: str) -> tuple[str, datetime]:
         """A GET URL for `key`, valid for the configured time, and when it expires."""
         expires_at = datetime.now(UTC) + timedelta(seconds=self._presign_ttl)
-        url = self._public_client.generate_presigned_url(
+        url = self._public_client().generate_presigned_url(
             "get_object",
             Params={"Bucket": self.bucket, "Key": key},
             ExpiresIn=self._presign_ttl,

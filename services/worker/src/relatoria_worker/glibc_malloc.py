@@ -1,0 +1,48 @@
+"""The worker's use of glibc's allocator: fewer arenas, start-up garbage handed back.
+
+Elsewhere than glibc on Linux (musl, macOS) both calls do nothing.
+"""
+
+import ctypes
+import ctypes.util
+import logging
+import sys
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+M_ARENA_MAX = -8
+"""glibc's `mallopt` parameter for the most arenas the allocator may create."""
+
+
+def limit_arenas(count: int) -> None:
+    """Let the allocator use at most `count` arenas. Call before threads start.
+
+    By default each thread that allocates may get an arena of its own (up to eight per
+    core), which keeps what was freed in it: the render threads' arenas made a worker's
+    peak memory about 2 MB higher.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.mallopt(M_ARENA_MAX, count)
+
+
+def release_free_memory() -> None:
+    """Hand the memory freed so far back to the system (`malloc_trim`). Start-up frees a
+    lot (the S3 client's service model is parsed from JSON, modules are compiled): about
+    5 MB that would otherwise stay in the worker's resident set."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def _libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim  # noqa: B018  (glibc only: musl has none)
+    except (OSError, AttributeError):
+        log.debug("not glibc: the allocator is left as it is")
+        return None
+    return libc
