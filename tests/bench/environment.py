@@ -3,11 +3,13 @@ on the local services, and a moto S3 server; all removed afterwards."""
 
 import asyncio
 import contextlib
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-
-from moto.server import ThreadedMotoServer
 
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
@@ -25,8 +27,7 @@ def bench_environment(**overrides: object) -> Iterator[tuple[Settings, dict[str,
     database = f"postgresql+asyncpg://postgres@127.0.0.1:5432/relatoria_bench_{run_id}"
     with migrated_database(database) as url:
         port = free_port()
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-        moto.start()
+        moto = s3_server_process(port)
         settings = Settings(
             database_url=url,
             amqp_namespace=f"relatoria-bench-{run_id}",
@@ -43,8 +44,30 @@ def bench_environment(**overrides: object) -> Iterator[tuple[Settings, dict[str,
         try:
             yield settings, settings_env(settings, RELATORIA_LOG_LEVEL="INFO")
         finally:
-            moto.stop()
+            moto.terminate()
+            moto.wait(10)
             asyncio.run(remove_broker_and_cache_state(settings))
+
+
+def s3_server_process(port: int) -> subprocess.Popen[bytes]:
+    """A moto S3 server on `port`, in a process of its own once it answers. (Threaded in
+    the benchmark's own process, it would share an interpreter lock with the load
+    generator: every S3 PUT of the workers would slow the POSTs being sent down.)"""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"the moto S3 server did not start on port {port}") from None
+            time.sleep(0.1)
 
 
 def start_worker(env: dict[str, str], log: Path, lanes: str | None = None) -> RunningProcess:

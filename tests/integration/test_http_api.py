@@ -161,6 +161,20 @@ async def test_authentication_is_required(client: httpx.AsyncClient) -> None:
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
+async def test_an_unauthenticated_body_is_never_parsed(client: httpx.AsyncClient) -> None:
+    # Authentication comes first: an anonymous client learns nothing about its body.
+    for content in (b"{not json", b'{"type": 1}'):
+        response = await client.post("/v1/reports", content=content)
+        assert response.status_code == 401
+        assert response.json()["code"] == "UNAUTHORIZED"
+    authenticated = await client.post("/v1/reports", content=b"{not json", headers=bearer(owner()))
+    assert authenticated.status_code == 400
+    assert authenticated.json()["code"] == "INVALID_JSON"
+    wrong = await client.post("/v1/reports", content=b'{"type": 1}', headers=bearer(owner()))
+    assert wrong.status_code == 422
+    assert {d["path"] for d in wrong.json()["details"]} >= {"type", "format", "title"}
+
+
 async def test_another_owners_report_is_not_found(client: httpx.AsyncClient) -> None:
     alice, mallory = bearer(owner()), bearer(owner())
     created = (
@@ -236,4 +250,7 @@ async def test_catalog_health_and_docs(client: httpx.AsyncClient) -> None:
     ready = (await client.get("/readyz")).json()
     assert ready["checks"] == {"postgres": "ok", "rabbitmq": "ok", "redis": "ok"}
     assert (await client.get("/docs")).status_code == 200
-    assert "/v1/reports" in (await client.get("/openapi.json")).json()["paths"]
+    creation = (await client.get("/openapi.json")).json()["paths"]["/v1/reports"]["post"]
+    body_schema = creation["requestBody"]["content"]["application/json"]["schema"]
+    assert body_schema["required"] == ["type", "format", "title"]
+    assert [p["name"] for p in creation["parameters"]] == ["Idempotency-Key"]

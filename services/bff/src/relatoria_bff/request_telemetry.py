@@ -86,6 +86,9 @@ class RequestTelemetry:
         self.routers = routers
         self.creation_paths = creation_paths
         self.traces_recorded = traces_recorded
+        # (method, path) -> template, for paths that are a route's whole template (no
+        # parameters): bounded by the routes, and most requests skip the matching.
+        self._static: dict[tuple[str, str], str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the request in its log context, noting its status (and a refusal's
@@ -102,7 +105,7 @@ class RequestTelemetry:
 
     async def _observe(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-        route = route_template(self.routers, scope)
+        route = self._route_of(method, scope)
         creating = method == "POST" and route in self.creation_paths
         status: int | None = None  # None: the client left before an answer started
         refused = False
@@ -133,6 +136,16 @@ class RequestTelemetry:
                     self.metrics.reports_rejected.labels(error_code(bytes(error_body))).inc()
             _log_request(scope, method, route, status, elapsed)
 
+    def _route_of(self, method: str, scope: Scope) -> str:
+        path = scope["path"]
+        known = self._static.get((method, path))
+        if known is not None:
+            return known
+        route = route_template(self.routers, scope)
+        if route == path:  # a template without parameters: the path names it alone
+            self._static[(method, path)] = route
+        return route
+
 
 def _trace_headers(scope: Scope) -> dict[str, str]:
     for name, value in scope["headers"]:
@@ -142,6 +155,9 @@ def _trace_headers(scope: Scope) -> dict[str, str]:
 
 
 def _log_request(scope: Scope, method: str, route: str, status: int | None, elapsed: float) -> None:
+    level = logging.DEBUG if scope["path"] in PROBE_PATHS else logging.INFO
+    if not log.isEnabledFor(level):
+        return
     fields: dict[str, object] = {
         "method": method,
         "route": route,
@@ -151,5 +167,4 @@ def _log_request(scope: Scope, method: str, route: str, status: int | None, elap
     report_id = scope.get("path_params", {}).get("report_id")
     if report_id:
         fields["request_id"] = report_id
-    level = logging.DEBUG if scope["path"] in PROBE_PATHS else logging.INFO
     log.log(level, "http request", extra=fields)

@@ -40,6 +40,7 @@ from relatoria_worker.sweeper import Sweeper
 log = logging.getLogger(__name__)
 
 HAND_BACK_SECONDS = 5.0
+TRIM_EVERY_SECONDS = 1.0
 
 
 class LaneWakes:
@@ -123,6 +124,7 @@ async def _serve(
         metrics=metrics,
     )
     sweeping = asyncio.create_task(sweeper.run())
+    trimming = asyncio.create_task(glibc_malloc.keep_trimmed(TRIM_EVERY_SECONDS))
     polling: list[asyncio.Task[None]] = []
     in_flight: set[asyncio.Task[Any]] = set()
     consumers: list[tuple[JobConsumer, AbstractQueue, str]] = []
@@ -162,7 +164,7 @@ async def _serve(
     for consumer, _, _ in consumers:
         in_flight |= consumer.claimed_jobs
     await _drain(in_flight, runner, settings.shutdown_grace_seconds)
-    for task in (sweeping, *polling):
+    for task in (sweeping, trimming, *polling):
         task.cancel()
 
 

@@ -3,10 +3,12 @@
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import ValidationError
 
-from relatoria_bff.dependencies import Authenticated
+from relatoria_bff.dependencies import Authenticated, current_caller
 from relatoria_bff.errors import ApiError
 from relatoria_bff.reports import service
 from relatoria_bff.reports.schemas import (
@@ -25,13 +27,40 @@ router = APIRouter(tags=["reports"])
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="Retry-safe key (printable ASCII, at most 255 characters), per caller.",
-    ),
-]
+_IDEMPOTENCY_KEY_DESCRIPTION = (
+    "Retry-safe key (printable ASCII, at most 255 characters), per caller."
+)
+
+# The body is parsed by the route itself, after the caller is authenticated: what an
+# unauthenticated client sends is never parsed. The operation still documents both.
+_CREATE_DOCUMENTED = {
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": _IDEMPOTENCY_KEY_DESCRIPTION,
+            "schema": {"type": "string", "maxLength": 257},
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ReportCreate.model_json_schema()}},
+    },
+}
+
+
+async def _report_create(request: Request) -> ReportCreate:
+    """The body as a `ReportCreate`, parsed and validated in one pass (pydantic's own JSON
+    parser); its problems are reported as FastAPI's would be, under `body`."""
+    raw = await request.body()
+    try:
+        return ReportCreate.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [
+            {**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)
+        ]
+        raise RequestValidationError(errors, body=raw) from None
 
 
 def _check_idempotency_key(key: str | None) -> str | None:
@@ -50,19 +79,20 @@ def _check_idempotency_key(key: str | None) -> str | None:
     return key
 
 
-@router.post("/v1/reports", status_code=201, response_model=ReportAccepted)
-async def create_report(
-    caller: Authenticated,
-    body: ReportCreate,
-    key: IdempotencyKey = None,
-) -> JSONResponse:
+@router.post(
+    "/v1/reports",
+    status_code=201,
+    response_model=ReportAccepted,
+    openapi_extra=_CREATE_DOCUMENTED,
+)
+async def create_report(request: Request) -> JSONResponse:
     """Request a report. Answers at once; watch `Location` for its status. `429` with
     `Retry-After` when the caller is over its limits (reports in flight, posts per second)."""
+    caller = await current_caller(request)
+    key = _check_idempotency_key(request.headers.get("idempotency-key"))
+    body = await _report_create(request)
     submission = await service.submit_report(
-        resources=caller.resources,
-        owner_id=caller.owner,
-        body=body,
-        idempotency_key=_check_idempotency_key(key),
+        resources=caller.resources, owner_id=caller.owner, body=body, idempotency_key=key
     )
     record = submission.record
     bind_log_context(request_id=str(record.id))
