@@ -44,8 +44,8 @@ def bench_environment(**overrides: object) -> Iterator[tuple[Settings, dict[str,
         try:
             yield settings, settings_env(settings, RELATORIA_LOG_LEVEL="INFO")
         finally:
-            moto.terminate()
-            moto.wait(10)
+            moto.kill()  # a test double: nothing of it needs a clean stop
+            moto.wait()
             asyncio.run(remove_broker_and_cache_state(settings))
 
 

@@ -1,5 +1,6 @@
 """The HTTP contract of the running BFF: validation, idempotency, auth, listing, limits."""
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -167,12 +168,42 @@ async def test_an_unauthenticated_body_is_never_parsed(client: httpx.AsyncClient
         response = await client.post("/v1/reports", content=content)
         assert response.status_code == 401
         assert response.json()["code"] == "UNAUTHORIZED"
-    authenticated = await client.post("/v1/reports", content=b"{not json", headers=bearer(owner()))
+    as_json = bearer(owner()) | {"Content-Type": "application/json"}
+    authenticated = await client.post("/v1/reports", content=b"{not json", headers=as_json)
     assert authenticated.status_code == 400
     assert authenticated.json()["code"] == "INVALID_JSON"
-    wrong = await client.post("/v1/reports", content=b'{"type": 1}', headers=bearer(owner()))
+    wrong = await client.post("/v1/reports", content=b'{"type": 1}', headers=as_json)
     assert wrong.status_code == 422
     assert {d["path"] for d in wrong.json()["details"]} >= {"type", "format", "title"}
+
+
+async def test_a_body_is_json_declared_as_json(client: httpx.AsyncClient) -> None:
+    headers = bearer(owner())
+    valid = json.dumps(table_request("csv", [ROW])).encode()
+    for content_type in (None, "text/plain", "application/x-www-form-urlencoded"):
+        sent = headers | ({"Content-Type": content_type} if content_type else {})
+        response = await client.post("/v1/reports", content=valid, headers=sent)
+        assert response.status_code == 422, content_type
+        assert response.json()["code"] == "VALIDATION_ERROR"
+    empty = await client.post("/v1/reports", content=b"", headers=headers)
+    assert empty.status_code == 422
+    as_json = headers | {"Content-Type": "application/json; charset=utf-8"}
+    bom = await client.post("/v1/reports", content=b"\xef\xbb\xbf" + valid, headers=as_json)
+    assert bom.status_code == 201
+
+
+async def test_a_lone_surrogate_is_refused_at_its_cell(client: httpx.AsyncClient) -> None:
+    # What JavaScript's JSON.stringify sends for a string cut in the middle of an emoji.
+    body = json.dumps(table_request("csv", [["x", 1, 1.5, True, None, None]]))
+    body = body.replace('"x"', '"\\ud83d"')
+    response = await client.post(
+        "/v1/reports",
+        content=body.encode(),
+        headers=bearer(owner()) | {"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "INVALID_TEXT"
+    assert response.json()["path"] == "parameters.rows[0][0]"
 
 
 async def test_another_owners_report_is_not_found(client: httpx.AsyncClient) -> None:

@@ -284,16 +284,31 @@ def test_trigger_authentication_reads_the_existing_secret_when_set(
     ]
 
 
-def test_the_chart_secret_holds_the_database_url_keda_reads(chart: helm_python.Chart) -> None:
-    url = "postgresql+asyncpg://u:p@db:5432/relatoria?ssl=require"
-    rendered = render(chart, {"secrets": {"databaseUrl": url}})
+@pytest.mark.parametrize(
+    ("database_url", "libpq_url"),
+    [
+        ("postgresql+asyncpg://u:p@db:5432/relatoria", "postgresql://u:p@db:5432/relatoria"),
+        (
+            "postgresql+asyncpg://u:p@db:5432/relatoria?ssl=require",
+            "postgresql://u:p@db:5432/relatoria?sslmode=require",
+        ),
+        (
+            "postgresql+asyncpg://u:p@db/r?application_name=x&ssl=verify-full",
+            "postgresql://u:p@db/r?application_name=x&sslmode=verify-full",
+        ),
+        ("postgresql://u:p@db/r?sslmode=require", "postgresql://u:p@db/r?sslmode=require"),
+    ],
+)
+def test_the_chart_secret_holds_the_database_url_keda_reads(
+    chart: helm_python.Chart, database_url: str, libpq_url: str
+) -> None:
+    rendered = render(chart, {"secrets": {"databaseUrl": database_url}})
     data = rendered.named("Secret", FULLNAME)["data"]
-    assert base64.b64decode(data["RELATORIA_DATABASE_URL"]).decode() == url
-    # libpq's form, which KEDA's PostgreSQL trigger (pgx) understands.
-    assert (
-        base64.b64decode(data["RELATORIA_AUTOSCALER_DATABASE_URL"]).decode()
-        == "postgresql://u:p@db:5432/relatoria?ssl=require"
-    )
+    assert base64.b64decode(data["RELATORIA_DATABASE_URL"]).decode() == database_url
+    # libpq's form (KEDA's PostgreSQL trigger speaks libpq's URLs): no driver in the
+    # scheme, TLS as `sslmode` (libpq sends unknown parameters to the server, which
+    # refuses them).
+    assert base64.b64decode(data["RELATORIA_AUTOSCALER_DATABASE_URL"]).decode() == libpq_url
 
 
 def test_without_keda_each_worker_gets_a_cpu_hpa_instead(chart: helm_python.Chart) -> None:

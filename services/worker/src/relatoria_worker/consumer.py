@@ -46,7 +46,7 @@ CLAIM_PATIENCE_SECONDS = 300.0
 
 class JobConsumer:
     """The callback given to `queue.consume`, one call per delivery, run concurrently; and
-    the idle poller of the same lane.
+    the claiming of the same lane's due work when woken by PostgreSQL or left idle.
 
     Acked deliveries no longer count against the prefetch, so a semaphore bounds how many
     jobs run at once.
@@ -74,6 +74,7 @@ class JobConsumer:
         self._woken = asyncio.Event()  # a delivery came: the slots are not idle
         self._due = asyncio.Event()  # a new request was recorded in this lane
         self._due.set()  # anything may be due when the worker starts
+        self._closed = asyncio.Event()
         self._present = present
         self.claimed_jobs: set[asyncio.Task[None]] = set()
         """Jobs claimed without a delivery, being run (shutdown waits for them too)."""
@@ -86,6 +87,7 @@ class JobConsumer:
     def close(self) -> None:
         """Stop starting jobs: deliveries still waiting for a slot go back to the queue."""
         self._closing = True
+        self._closed.set()
         self._due.set()
 
     def wake(self) -> None:
@@ -128,7 +130,7 @@ class JobConsumer:
             await self._run(job)
 
     async def claim_when_woken(self) -> None:
-        """Until closed: whenever `wake` is called, or a free slot has had no wake-up for
+        """Until closed: whenever `wake` is called, or the slots have had no wake-up for
         `idle_poll_seconds`, claim due work into the free slots (each slot filled keeps
         claiming while there is some)."""
         while not self._closing:
@@ -138,13 +140,35 @@ class JobConsumer:
             except TimeoutError:
                 if self._woken.is_set():
                     continue  # deliveries kept the slots busy: not idle
+            # A slot first, then the wake-up: one heard while every slot is busy stays
+            # pending until a slot frees (the job ending there may have looked for work
+            # before that request was committed).
+            if not await self._free_slot():
+                return
             self._due.clear()
-            if self._closing or self._slots.locked() or not self._present.is_set():
+            if self._closing or not self._present.is_set():
+                self._slots.release()
                 continue
             try:
-                await self._claim_while_due()
+                await self._claim_into_free_slots()
             except Exception:
                 log.warning("claim of due work failed", exc_info=True)
+
+    async def _free_slot(self) -> bool:
+        """Wait for a free slot and take it; False, taking none, once closing."""
+        acquiring = asyncio.ensure_future(self._slots.acquire())
+        closing = asyncio.ensure_future(self._closed.wait())
+        await asyncio.wait({acquiring, closing}, return_when=asyncio.FIRST_COMPLETED)
+        closing.cancel()
+        if not acquiring.done():
+            acquiring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acquiring
+        taken = acquiring.done() and not acquiring.cancelled()
+        if taken and self._closing:
+            self._slots.release()
+            return False
+        return taken
 
     async def _may_claim(self) -> bool:
         """Wait until this worker holds its liveness lock; False once closing."""
@@ -155,9 +179,10 @@ class JobConsumer:
                 await asyncio.wait_for(self._present.wait(), 1.0)
         return False
 
-    async def _claim_while_due(self) -> None:
-        while not self._closing and not self._slots.locked():
-            await self._slots.acquire()  # held by the job's task from here on
+    async def _claim_into_free_slots(self) -> None:
+        """With one slot held: claim due work into it, then into each other free slot,
+        while there is some (every slot filled is released by its job's task)."""
+        while True:
             try:
                 job = await self._runner.claim(self._lane)
             except BaseException:
@@ -169,6 +194,9 @@ class JobConsumer:
             task = asyncio.create_task(self._run_then_release(job))
             self.claimed_jobs.add(task)
             task.add_done_callback(self.claimed_jobs.discard)
+            if self._closing or self._slots.locked():
+                return
+            await self._slots.acquire()
 
     async def _run_then_release(self, job: Job) -> None:
         """Run `job`, then whatever else is due, while there is some: a slot filled without

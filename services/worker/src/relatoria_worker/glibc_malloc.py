@@ -10,7 +10,7 @@ Elsewhere than glibc on Linux (musl, macOS) these calls do nothing.
 
 import asyncio
 import ctypes
-import ctypes.util
+import functools
 import logging
 import sys
 from typing import Any
@@ -28,7 +28,7 @@ def limit_arenas(count: int) -> None:
     core), which keeps what was freed in it: the render threads' arenas made a worker's
     peak memory about 2 MB higher.
     """
-    libc = _libc()
+    libc = _glibc()
     if libc is not None:
         libc.mallopt(M_ARENA_MAX, count)
 
@@ -37,25 +37,30 @@ def release_free_memory() -> None:
     """Hand the memory freed so far back to the system (`malloc_trim`). Start-up frees a
     lot (the S3 client's service model is parsed from JSON, modules are compiled): about
     5 MB that would otherwise stay in the worker's resident set."""
-    libc = _libc()
+    libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)
 
 
 async def keep_trimmed(every_seconds: float) -> None:
-    """`release_free_memory` every `every_seconds`, until cancelled."""
+    """`release_free_memory` every `every_seconds`, until cancelled (at once without
+    glibc)."""
+    if _glibc() is None:
+        return
     while True:
         await asyncio.sleep(every_seconds)
         release_free_memory()
 
 
-def _libc() -> Any:
+@functools.cache
+def _glibc() -> Any:
+    """glibc, loaded once, or None."""
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL("libc.so.6")
         libc.malloc_trim  # noqa: B018  (glibc only: musl has none)
     except (OSError, AttributeError):
-        log.debug("not glibc: the allocator is left as it is")
+        log.info("not glibc: the allocator is left as it is")
         return None
     return libc

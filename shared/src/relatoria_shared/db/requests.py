@@ -103,6 +103,7 @@ WITH owner AS (
   SELECT pg_notify('{WAKE_CHANNEL}', $6) FROM inserted
 )
 SELECT (SELECT clock FROM owner) AS clock, (SELECT created_at FROM inserted) AS created_at,
+  -- Read, so that the notifying CTE runs: an unreferenced SELECT CTE never does.
   (SELECT count(*) FROM woken) AS woken
 """
 _BY_KEY = f"""

@@ -4,7 +4,7 @@ do the transition's messaging, count its metric.
 One transition is lighter, because it is the hot path: `ACCEPTED`. Its wake-up is the
 notification the recording statement sent (`db.wake_channel`), and its status document,
 the POST's own answer, is cached by the first read that misses it (a version-checked
-put like any other), not by the POST: a request nobody polls costs the cache nothing.
+put like any other), not by the POST: the POST itself writes nothing to the cache.
 """
 
 from enum import StrEnum

@@ -1,5 +1,6 @@
 """Routes of `/v1/reports` and `/v1/report-types`: translate HTTP, delegate to the service."""
 
+import json
 import re
 from typing import Annotated
 
@@ -40,6 +41,7 @@ _CREATE_DOCUMENTED = {
             "in": "header",
             "required": False,
             "description": _IDEMPOTENCY_KEY_DESCRIPTION,
+            # 255 characters, or 257 in the draft's quoted (structured-field) form.
             "schema": {"type": "string", "maxLength": 257},
         }
     ],
@@ -51,16 +53,39 @@ _CREATE_DOCUMENTED = {
 
 
 async def _report_create(request: Request) -> ReportCreate:
-    """The body as a `ReportCreate`, parsed and validated in one pass (pydantic's own JSON
-    parser); its problems are reported as FastAPI's would be, under `body`."""
+    """The body as a `ReportCreate`, with FastAPI's own answers to a bad one: no body or a
+    body not declared as JSON is a 422, undecodable JSON a 400 (`INVALID_JSON`), and
+    each invalid field a 422 naming its path under `body`."""
     raw = await request.body()
+    if not raw:
+        raise _invalid_body("missing", "Field required")
+    if not _declared_json(request.headers.get("content-type", "")):
+        raise _invalid_body(
+            "content_type", "the body must be JSON, sent with Content-Type: application/json"
+        )
     try:
-        return ReportCreate.model_validate_json(raw)
+        data = json.loads(raw)  # the standard library's: lone surrogates reach validation
+    except ValueError as exc:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]
+        ) from exc
+    try:
+        return ReportCreate.model_validate(data)
     except ValidationError as exc:
         errors = [
             {**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)
         ]
-        raise RequestValidationError(errors, body=raw) from None
+        raise RequestValidationError(errors) from None
+
+
+def _declared_json(content_type: str) -> bool:
+    media_type = content_type.partition(";")[0].strip().lower()
+    main, _, sub = media_type.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+def _invalid_body(kind: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"type": kind, "loc": ("body",), "msg": message}])
 
 
 def _check_idempotency_key(key: str | None) -> str | None:
@@ -84,6 +109,10 @@ def _check_idempotency_key(key: str | None) -> str | None:
     status_code=201,
     response_model=ReportAccepted,
     openapi_extra=_CREATE_DOCUMENTED,
+    responses={
+        400: {"description": "`INVALID_JSON`, `INVALID_IDEMPOTENCY_KEY`"},
+        422: {"description": "`VALIDATION_ERROR` and the catalog's codes, with the `path`"},
+    },
 )
 async def create_report(request: Request) -> JSONResponse:
     """Request a report. Answers at once; watch `Location` for its status. `429` with
