@@ -125,8 +125,8 @@ def test_reports_requested_through_lambda_are_rendered_and_downloadable(invoke: 
 
     # Every warm invocation reused the connections the first request opened.
     assert invoke.handler.resources.opened is opened
-    assert opened.connections.broker is not None
-    assert not opened.connections.broker.connection.is_closed
+    assert not opened.connections.pool.is_closing()
+    assert opened.connections.broker is None  # the BFF uses no broker
 
     download = invoke(rest_api_event("GET", f"/v1/reports/{report_id}/download", headers))
     assert download["statusCode"] == 302

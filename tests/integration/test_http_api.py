@@ -279,7 +279,7 @@ async def test_catalog_health_and_docs(client: httpx.AsyncClient) -> None:
     assert table["parametersSchema"]["required"] == ["columns"]
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = (await client.get("/readyz")).json()
-    assert ready["checks"] == {"postgres": "ok", "rabbitmq": "ok", "redis": "ok"}
+    assert ready["checks"] == {"postgres": "ok", "redis": "ok"}  # the BFF uses no broker
     assert (await client.get("/docs")).status_code == 200
     creation = (await client.get("/openapi.json")).json()["paths"]["/v1/reports"]["post"]
     body_schema = creation["requestBody"]["content"]["application/json"]["schema"]

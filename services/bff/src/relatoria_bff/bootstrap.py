@@ -39,9 +39,11 @@ class Resources:
 @contextlib.asynccontextmanager
 async def open_resources(settings: Settings, metrics: BffMetrics) -> AsyncIterator[Resources]:
     """Open every connection the BFF uses, and close them all on exit; `metrics` counts
-    what the BFF's transitions do."""
+    what the BFF's transitions do. RabbitMQ is not one of them: accepting and cancelling
+    send no message (a new request's wake-up is its recording statement's notification),
+    so the BFF starts, and stays ready, while the broker is down."""
     verifier = TokenVerifier(settings)
-    async with open_connections(settings) as connections:
+    async with open_connections(settings, broker=False) as connections:
         requests = PgRequestRepository(connections.pool)
         yield Resources(
             settings=settings,

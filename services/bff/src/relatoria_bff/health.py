@@ -20,21 +20,17 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(resources: Deps) -> JSONResponse:
-    """Ready when PostgreSQL and RabbitMQ answer; Redis is reported but optional."""
+    """Ready when PostgreSQL answers; Redis is reported but optional. (The BFF uses no
+    broker: see `bootstrap.open_resources`.)"""
     checks: dict[str, str] = {}
     try:
         await asyncio.wait_for(resources.requests.ping(), _CHECK_TIMEOUT)
         checks["postgres"] = "ok"
     except Exception as exc:
         checks["postgres"] = f"error: {type(exc).__name__}"
-    # A robust connection is never "closed" while it reconnects; `connected` tells.
-    broker = resources.connections.broker
-    amqp = broker.connection if broker else None
-    connected = amqp is not None and not amqp.is_closed and amqp.connected.is_set()
-    checks["rabbitmq"] = "ok" if connected else "error: disconnected"
     redis_ok = await resources.cache.ping()
     checks["redis"] = "ok" if redis_ok else "unavailable (status reads fall back to PostgreSQL)"
-    ready = checks["postgres"] == "ok" and checks["rabbitmq"] == "ok"
+    ready = checks["postgres"] == "ok"
     return JSONResponse(
         {"status": "ready" if ready else "not ready", "checks": checks},
         status_code=200 if ready else 503,
