@@ -49,7 +49,6 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-import aio_pika
 import asyncpg
 import httpx
 from redis.asyncio import Redis
@@ -57,7 +56,6 @@ from sqlalchemy.engine import make_url
 
 from relatoria_shared.cache.status_cache import StatusCache
 from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.settings import Settings
 from tests.bench import baseline_worker_loop
 from tests.bench.environment import bench_environment
@@ -529,27 +527,17 @@ async def span_of(db: asyncpg.Connection, ids: Sequence[str]) -> asyncpg.Record:
 
 
 async def cancel_pending(bench: Bench, owners: Sequence[str]) -> int:
-    """Put the owners' still-queued requests out of the workers' way (cancelled), and
-    drop the messages waiting in the interactive queue: what the POST and GET loads left
-    behind must not be drained with the next figures."""
-    cancelled = await bench.db.fetchval(
+    """Put the owners' still-queued requests out of the workers' way (cancelled): what
+    the POST and GET loads left behind must not be drained with the next figures. (They
+    left no messages: a new request's wake-up is a PostgreSQL notification.)"""
+    cancelled: int = await bench.db.fetchval(
         "WITH c AS (UPDATE report_requests SET status = 'cancelled', finished_at = now(),"
         " updated_at = now(), version = version + 1"
         " WHERE owner_id = ANY($1::text[]) AND status = 'queued' RETURNING 1)"
         " SELECT count(*) FROM c",
         list(owners),
     )
-    try:
-        connection = await aio_pika.connect(bench.settings.amqp_url.get_secret_value())
-        async with connection:
-            channel = await connection.channel()
-            queue = await channel.get_queue(
-                Topology(bench.settings.amqp_namespace).work_queue(Lane.INTERACTIVE)
-            )
-            await queue.purge()
-    except Exception as exc:  # the rows are cancelled already: a stale message is skipped
-        bench.notes.append(f"could not purge the interactive queue: {exc!r}")
-    return int(cancelled)
+    return cancelled
 
 
 # --- the sections ---------------------------------------------------------------------
