@@ -31,11 +31,8 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any, TypeVar
 
-import aio_pika
 import httpx
 
-from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.report_types.demo_dataset import PERIOD_END, PERIOD_START
 from relatoria_shared.settings import Settings
 from tests.bench.environment import bench_environment, reporting_database, start_worker
@@ -328,10 +325,9 @@ async def with_bulk_exports(
     return result, max(written, 0), busy / polls if polls else 0.0
 
 
-async def purge_work_queue(settings: Settings) -> None:
-    """Drop the jobs the POST load queued, so the latency run starts with an idle worker:
-    the queued requests are cancelled in PostgreSQL (where workers may look for pending
-    work, not only in the queue) and their messages purged."""
+async def cancel_post_load(settings: Settings) -> None:
+    """Cancel the requests the POST load queued, so the latency run starts with an idle
+    worker. (They left no messages: a new request's wake-up is a PostgreSQL notification.)"""
     db = await connect(settings)
     try:
         await db.execute(
@@ -342,13 +338,6 @@ async def purge_work_queue(settings: Settings) -> None:
         )
     finally:
         await db.close()
-    connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
-    async with connection:
-        channel = await connection.channel()
-        queue = await channel.get_queue(
-            Topology(settings.amqp_namespace).work_queue(Lane.INTERACTIVE)
-        )
-        await queue.purge()
 
 
 def main() -> None:
@@ -381,7 +370,7 @@ def main() -> None:
             asyncio.run(post_load(base_url, 100))  # warm-up
             results["post"] = asyncio.run(post_load(base_url, posts))
             results["post_wrk"] = wrk_load(base_url, 5 if args.quick else 15)
-            asyncio.run(purge_work_queue(settings))
+            asyncio.run(cancel_post_load(settings))
             for name, lanes in (("own_workers", "interactive"), ("one_pool", "interactive,bulk")):
                 workers = [
                     start_worker(env, Path(logs) / f"{name}-{number}.log", lanes)
