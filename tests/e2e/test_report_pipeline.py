@@ -176,7 +176,7 @@ async def _publish_again(settings: Settings, rid: uuid.UUID) -> None:
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         declared = await declare_for(connection, channel, settings)
-        publisher = JobPublisher(declared, declared.work_exchange, 5)
+        publisher = JobPublisher(declared, 5)
         await publisher.publish(JobMessage(request_id=rid), Lane.INTERACTIVE)
 
 

@@ -187,9 +187,7 @@ async def test_queues_counts_ready_messages_and_consumers(
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
         declared = await declare_for(connection, channel, admin_settings)
-        publisher = JobPublisher(
-            declared, declared.work_exchange, admin_settings.publish_timeout_seconds
-        )
+        publisher = JobPublisher(declared, admin_settings.publish_timeout_seconds)
         for _ in range(3):
             await publisher.publish(JobMessage(request_id=uuid.uuid4(), attempt=1), Lane.BULK)
         consuming = await connection.channel()

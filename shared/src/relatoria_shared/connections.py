@@ -88,9 +88,7 @@ async def open_connections(
             amqp = await connect_amqp(settings.amqp_url.get_secret_value())
             channel = await amqp.channel(publisher_confirms=True)
             declared = await declare_for(amqp, channel, settings)
-            waking = await amqp.channel(publisher_confirms=False)
-            wake_exchange = await waking.get_exchange(declared.topology.work_exchange)
-            publisher = JobPublisher(declared, wake_exchange, settings.publish_timeout_seconds)
+            publisher = JobPublisher(declared, settings.publish_timeout_seconds)
             opened = Broker(connection=amqp, declared=declared, publisher=publisher)
         yield Connections(
             settings=settings,

@@ -1,10 +1,8 @@
 """Publishing: wake-ups, delayed wake-ups (retries) and dead letters.
 
-Retries and dead letters are published with confirms: the broker has them once the call
-returns. Immediate wake-ups are not confirmed: they are sent on a channel of their own
-and the call returns once they are written. One lost costs a request the few seconds
-until an idle worker looks for due work, and not waiting for the broker keeps a round
-trip and its bookkeeping off every POST.
+Everything is published with confirms: the broker has it once the call returns. (A new
+request is woken by PostgreSQL, not by a message: what is published here is rare, a
+hand-back, a take-back, a replay, a retry, a dead letter.)
 """
 
 from aio_pika import DeliveryMode, Message
@@ -23,20 +21,15 @@ class PublishFailed(Exception):  # noqa: N818 - reads as the event it is
 
 
 class JobPublisher:
-    """Publishes persistent messages: retries and dead letters confirmed by the broker,
-    immediate wake-ups on `wake_exchange` (the work exchange on a channel without
-    confirms) written only."""
+    """Publishes persistent messages, each confirmed by the broker."""
 
-    def __init__(
-        self, declared: DeclaredTopology, wake_exchange: AbstractExchange, timeout_seconds: float
-    ) -> None:
+    def __init__(self, declared: DeclaredTopology, timeout_seconds: float) -> None:
         self._declared = declared
-        self._wake_exchange = wake_exchange
         self._timeout = timeout_seconds
 
     async def publish(self, job: JobMessage, lane: Lane) -> None:
-        """Wake a worker of `lane` for `job` now (written, not confirmed)."""
-        await self._send(self._wake_exchange, routing_key(lane), _message(job), confirmed=False)
+        """Wake a worker of `lane` for `job` now."""
+        await self._send(self._declared.work_exchange, routing_key(lane), _message(job))
 
     async def publish_retry(self, job: JobMessage, delay_seconds: float, lane: Lane) -> None:
         """Queue `job` in `lane` after `delay_seconds` (one of the delay queues')."""
@@ -54,14 +47,7 @@ class JobPublisher:
         )
         await self._send(self._declared.dead_exchange, "", message)
 
-    async def _send(
-        self,
-        exchange: AbstractExchange,
-        routing_key: str,
-        message: Message,
-        *,
-        confirmed: bool = True,
-    ) -> None:
+    async def _send(self, exchange: AbstractExchange, routing_key: str, message: Message) -> None:
         with span(
             f"{exchange.name} publish",
             kind=SpanKind.PRODUCER,
@@ -75,12 +61,12 @@ class JobPublisher:
             message.headers = {**(message.headers or {}), **trace_headers()}
             try:
                 confirmation = await exchange.publish(
-                    message, routing_key=routing_key, mandatory=confirmed, timeout=self._timeout
+                    message, routing_key=routing_key, mandatory=True, timeout=self._timeout
                 )
             except Exception as exc:
                 raise PublishFailed(f"{type(exc).__name__}: {exc}") from exc
             # A mandatory message no queue accepted comes back as a Basic.Return.
-            if confirmed and not isinstance(confirmation, Basic.Ack):
+            if not isinstance(confirmation, Basic.Ack):
                 raise PublishFailed(f"message was not routed ({type(confirmation).__name__})")
 
 

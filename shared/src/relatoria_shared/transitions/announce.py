@@ -82,6 +82,7 @@ _WAKES = frozenset(
     }
 )
 _DEAD_LETTERS = frozenset({Transition.DEAD_LETTERED, Transition.ABANDONED})
+_UNMIRRORED = frozenset({Transition.ACCEPTED})  # see the module's docstring
 
 
 class Announcer:
@@ -104,7 +105,7 @@ class Announcer:
         waited_seconds: float | None = None,
     ) -> None:
         """Everything that follows `transition` of `record` once PostgreSQL has it."""
-        if transition is not Transition.ACCEPTED:
+        if transition not in _UNMIRRORED:
             await self._mirror.put(status_document(record))
         if transition in _WAKES:
             await self._messenger.wake(record)
