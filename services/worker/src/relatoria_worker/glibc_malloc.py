@@ -43,13 +43,13 @@ def release_free_memory() -> None:
 
 
 async def keep_trimmed(every_seconds: float) -> None:
-    """`release_free_memory` every `every_seconds`, until cancelled (at once without
-    glibc)."""
+    """`release_free_memory` now (start-up's garbage), then every `every_seconds`, until
+    cancelled (at once without glibc)."""
     if _glibc() is None:
         return
     while True:
-        await asyncio.sleep(every_seconds)
         release_free_memory()
+        await asyncio.sleep(every_seconds)
 
 
 @functools.cache

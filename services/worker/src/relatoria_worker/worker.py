@@ -112,7 +112,6 @@ async def _serve(
         metrics=metrics,
     )
     settle_garbage_collector()
-    glibc_malloc.release_free_memory()
     sweeper = Sweeper(
         settings=settings,
         transitions=MaintenanceTransitions(
