@@ -26,12 +26,6 @@ from operator import attrgetter, itemgetter
 from typing import Any, BinaryIO
 from zipfile import ZIP_DEFLATED, ZipFile
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.writer.excel import ExcelWriter
-
 from relatoria_shared.domain.errors import RenderError
 from relatoria_shared.domain.table import Cell, Column, ColumnType, TableData
 from relatoria_worker.renderers.base import (
@@ -42,6 +36,13 @@ from relatoria_worker.renderers.base import (
     value_types,
 )
 from relatoria_worker.renderers.cell_text import any_xml_illegal, strip_xml_illegal
+from relatoria_worker.renderers.openpyxl_parts import (
+    ExcelWriter,
+    Font,
+    Workbook,
+    WriteOnlyCell,
+    get_column_letter,
+)
 
 DATE_FORMAT = "yyyy-mm-dd"
 """Excel number format of `date` cells: the one openpyxl gives a plain `date` value."""
