@@ -30,6 +30,9 @@ EXPORT_TIMEOUT_SECONDS = 5
 
 # Messages carry `traceparent` (and `tracestate`) only: never a caller's baggage.
 _PROPAGATOR = TraceContextTextMapPropagator()
+# A proxy until `configure_tracing` installs the provider, then that provider's tracer:
+# asking the provider for a tracer per span would build a new one each time.
+_TRACER = trace.get_tracer(TRACER_NAME)
 
 
 def configure_tracing(service: str, settings: Settings) -> TracerProvider:
@@ -64,7 +67,7 @@ def span(
 ) -> Iterator[Span]:
     """A current span of relatoria's that records a failure by its type only: exception
     messages can carry report data or connection strings, which traces must not."""
-    with trace.get_tracer(TRACER_NAME).start_as_current_span(
+    with _TRACER.start_as_current_span(
         name,
         context=context,
         kind=kind,
@@ -84,7 +87,7 @@ def past_span(name: str, started_at: datetime | None) -> None:
     """Record `name` as a finished child of the current span, begun at `started_at` (a
     step timed by another clock, such as a claim PostgreSQL stamped)."""
     start = int(started_at.timestamp() * 1e9) if started_at else None
-    trace.get_tracer(TRACER_NAME).start_span(name, start_time=start).end()
+    _TRACER.start_span(name, start_time=start).end()
 
 
 def trace_headers() -> dict[str, str]:
