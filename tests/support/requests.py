@@ -2,7 +2,7 @@
 
 import dataclasses
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -13,6 +13,7 @@ from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.owner_limits import OwnerLimits
 from relatoria_shared.domain.report import NewReport, ReportRecord, summarise_parameters
+from relatoria_shared.domain.status import ReportStatus
 
 ONE_ROW = {"columns": [{"key": "a", "label": "a", "type": "string"}], "rows": [["x"]]}
 GENEROUS = OwnerLimits(
@@ -27,6 +28,29 @@ GENEROUS = OwnerLimits(
 def owner_limits(**changes: Any) -> OwnerLimits:
     """`GENEROUS`, but for `changes` (the limits a test sets low)."""
     return dataclasses.replace(GENEROUS, **changes)
+
+
+def processing_record(
+    lane: Lane = Lane.INTERACTIVE, fmt: ReportFormat = ReportFormat.XLSX
+) -> ReportRecord:
+    """A request as a worker holds it once claimed (first attempt), never stored."""
+    now = datetime.now(UTC)
+    return ReportRecord(
+        id=uuid.uuid4(),
+        owner_id="o",
+        report_type="table",
+        lane=lane,
+        format=fmt,
+        title="Vendas",
+        parameter_summary={},
+        status=ReportStatus.PROCESSING,
+        attempts=1,
+        max_attempts=3,
+        version=2,
+        created_at=now,
+        updated_at=now,
+        started_at=now,
+    )
 
 
 def new_report(

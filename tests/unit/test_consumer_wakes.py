@@ -10,11 +10,11 @@ import pytest
 
 from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.domain.report import Job, ReportRecord
-from relatoria_shared.domain.status import ReportStatus
+from relatoria_shared.domain.report import Job
 from relatoria_worker.consumer import JobConsumer
 from relatoria_worker.job_runner import JobRunner
 from relatoria_worker.metrics import WorkerMetrics
+from tests.support.requests import processing_record
 
 pytestmark = pytest.mark.unit
 
@@ -22,24 +22,8 @@ IDLE_POLL = 60.0  # far longer than any wait here: only wake-ups can start a job
 
 
 def a_job() -> Job:
-    now = datetime.now(UTC)
-    record = ReportRecord(
-        id=uuid.uuid4(),
-        owner_id="o",
-        report_type="table",
-        lane=Lane.INTERACTIVE,
-        format=ReportFormat.CSV,
-        title="t",
-        parameter_summary={},
-        status=ReportStatus.PROCESSING,
-        attempts=1,
-        max_attempts=3,
-        version=2,
-        created_at=now,
-        updated_at=now,
-        started_at=now,
-    )
-    return Job(record=record, parameters={}, due_since=now)
+    record = processing_record(fmt=ReportFormat.CSV)
+    return Job(record=record, parameters={}, due_since=datetime.now(UTC))
 
 
 class QueueOfJobs:

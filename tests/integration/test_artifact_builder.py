@@ -1,0 +1,92 @@
+"""The worker's artifact builder against S3 (moto): how concurrent small renders share a
+worker process."""
+
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import BinaryIO
+
+import pytest
+
+from relatoria_shared.domain.lanes import Lane
+from relatoria_shared.domain.report import Artifact
+from relatoria_shared.domain.table import Cell, TableData, columns_from_stored
+from relatoria_shared.settings import Settings
+from relatoria_shared.storage.object_store import ObjectStore
+from relatoria_worker.artifact_builder import ArtifactBuilder
+from relatoria_worker.interactive_first import InteractiveFirst
+from relatoria_worker.job_control import JobControl
+from relatoria_worker.metrics import WorkerMetrics
+from relatoria_worker.renderers.base import RenderStats
+from relatoria_worker.renderers.xlsx import XlsxRenderer
+from relatoria_worker.row_sources import RowSource
+from tests.support.api import COLUMNS
+from tests.support.requests import processing_record
+
+pytestmark = pytest.mark.integration
+
+CONCURRENT_JOBS = 4
+
+
+class OverlapCountingRenderer:
+    """The real XLSX renderer, slowed a little, counting how many renders ran at once."""
+
+    writes_in_order = False
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self.most_at_once = 0
+
+    def render(self, table: TableData, destination: BinaryIO) -> RenderStats:
+        with self._lock:
+            self._running += 1
+            self.most_at_once = max(self.most_at_once, self._running)
+        try:
+            time.sleep(0.05)  # long enough for the other threads to arrive meanwhile
+            return XlsxRenderer().render(table, destination)
+        finally:
+            with self._lock:
+                self._running -= 1
+
+
+def _small_table() -> RowSource:
+    rows: list[list[Cell]] = [["Ana", 1, 1.5], ["Bruno", 2, 2.5]]
+    return RowSource(
+        columns=columns_from_stored(COLUMNS[:3]), rows=rows, expected_rows=2, exact=True
+    )
+
+
+def _build_at_once(settings: Settings, lane: Lane) -> int:
+    """Build CONCURRENT_JOBS small reports of `lane` from as many threads; how many
+    renders ran at once, at most."""
+    renderer = OverlapCountingRenderer()
+    builder = ArtifactBuilder(
+        ObjectStore(settings),
+        f"turns-{uuid.uuid4().hex[:6]}",
+        None,
+        lambda _fmt: renderer,
+        InteractiveFirst(),
+        metrics=WorkerMetrics(),
+    )
+
+    def build_one(_: int) -> Artifact:
+        return builder.build(processing_record(lane), _small_table(), JobControl(), lane)
+
+    with ThreadPoolExecutor(CONCURRENT_JOBS) as pool:
+        built = list(pool.map(build_one, range(CONCURRENT_JOBS)))
+    assert all(artifact.size_bytes > 0 for artifact in built)
+    return renderer.most_at_once
+
+
+def test_small_interactive_renders_take_turns(settings: Settings) -> None:
+    """Render threads contending for the interpreter lock spend more CPU on the same
+    renders than when they run in turn."""
+    assert _build_at_once(settings, Lane.INTERACTIVE) == 1
+
+
+def test_bulk_renders_do_not_wait_for_a_turn(settings: Settings) -> None:
+    """A bulk render steps aside for interactive jobs: waiting for a turn as well could
+    leave each waiting for the other."""
+    assert _build_at_once(settings, Lane.BULK) > 1
