@@ -16,8 +16,9 @@ settings: lease, heartbeat and sweep are not overridden):
    last one's `finished_at` (PostgreSQL): reports/s, worker CPU per report (from each
    worker's "worker consuming" to the end of the drain) and peak RSS (VmHWM, both workers
    summed), against 2 `baseline_worker_loop` processes draining the same N jobs.
-4. Online: the same N reports POSTed (25 concurrent clients, one owner each) while the
-   2 workers run: reports/s from the first POST to the last `finished_at`.
+4. Online: the same N reports POSTed (by wrk, 24 connections, 24 owners) while the 2
+   workers run: reports/s from the first POST to the last `finished_at`. (An httpx client
+   would take about half a core from the BFF and workers it loads.)
 5. Fair share: owner A POSTs a burst of N, owner B one report right after; B's
    `created_at` to `finished_at`, and when A's burst finished.
 6. Recovery: a long PDF rendering on one of 2 workers, that worker SIGKILLed; seconds
@@ -59,6 +60,14 @@ from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.settings import Settings
 from tests.bench import baseline_worker_loop
 from tests.bench.environment import bench_environment
+from tests.bench.http_load import (
+    WRK_CONNECTIONS,
+    MeasuredNothingError,
+    counted_posts,
+    lua_script,
+    python_load,
+    wrk_load,
+)
 from tests.support.api import COLUMNS, bearer, table_request
 from tests.support.cluster import long_pdf
 from tests.support.database import connect
@@ -66,11 +75,8 @@ from tests.support.processes import RunningProcess, start, wait_ready
 from tests.support.services import free_port
 
 RESULTS = Path(__file__).parent / "results"
-WRK_THREADS = 2
-WRK_CONNECTIONS = 50
-WRK_TIMEOUT = "10s"  # wrk's default (2 s) would leave slow requests out of the latencies
 POST_OWNERS = 64  # the POST load comes from many users, as a BFF's does
-CLIENTS = 25  # concurrent httpx clients posting the small reports
+CLIENTS = 24  # concurrent clients posting the small reports (wrk: 12 per thread)
 WORKERS = 2
 TERMINAL = ("done", "error", "cancelled", "expired")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -81,10 +87,6 @@ BFF_ENV = {
     "RELATORIA_MAX_ROWS": "60000",
     "RELATORIA_MAX_BODY_BYTES": str(16 * 1024 * 1024),
 }
-
-
-class MeasuredNothingError(RuntimeError):
-    """A figure could not be measured: the benchmark fails rather than print a blank."""
 
 
 @dataclass
@@ -234,147 +236,7 @@ def ensure_workers(bench: Bench) -> None:
         wait_lines(start_workers(bench, missing), "worker consuming", 60)
 
 
-# --- HTTP load: wrk, or a Python client when wrk is missing -----------------------------
-
-
-def _lua_string(text: str) -> str:
-    # A JSON string literal of ASCII text is a valid Lua one (LuaJIT knows no \u escapes,
-    # but the bodies are JSON dumped with ensure_ascii: their \u escapes are only text
-    # here, doubled to \\u, for the server to decode).
-    return json.dumps(text)
-
-
-def lua_script(method: str, requests: Sequence[tuple[dict[str, str], str | None]]) -> str:
-    """A wrk script cycling through `requests` (headers, body), formatted once per thread."""
-    entries = ",\n".join(
-        "  {"
-        + "{"
-        + ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items())
-        + "}, "
-        + ("nil" if body is None else _lua_string(body))
-        + "}"
-        for headers, body in requests
-    )
-    return f"""local specs = {{
-{entries}
-}}
-local formatted = {{}}
-local next_index = 0
-init = function(args)
-  for i, spec in ipairs(specs) do
-    formatted[i] = wrk.format("{method}", nil, spec[1], spec[2])
-  end
-end
-request = function()
-  next_index = next_index % #formatted + 1
-  return formatted[next_index]
-end
-"""
-
-
-def _wrk_ms(output: str, label: str) -> float | None:
-    match = re.search(rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s|m)\b", output, re.MULTILINE)
-    if match is None:
-        return None
-    return (
-        float(match.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[match.group(2)]
-    )
-
-
-def wrk_load(url: str, script: str, seconds: int, scratch: Path) -> dict[str, Any]:
-    """`wrk -t2 -c50 -d{seconds}s --latency` with `script`: requests, 2xx/s, p50, p99."""
-    wrk = shutil.which("wrk")
-    assert wrk is not None
-    lua = scratch / f"load-{uuid.uuid4().hex[:6]}.lua"
-    lua.write_text(script)
-    command = [
-        wrk,
-        f"-t{WRK_THREADS}",
-        f"-c{WRK_CONNECTIONS}",
-        f"-d{seconds}s",
-        "--latency",
-        "--timeout",
-        WRK_TIMEOUT,
-        "-s",
-        str(lua),
-        url,
-    ]
-    try:
-        run = subprocess.run(
-            command, check=False, capture_output=True, text=True, timeout=seconds + 60
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise MeasuredNothingError(f"wrk did not finish within {seconds + 60}s") from exc
-    output = run.stdout
-    if run.returncode != 0 or not (total := re.search(r"(\d+) requests in ([\d.]+)(\w+)", output)):
-        raise MeasuredNothingError(f"wrk failed (exit {run.returncode}):\n{output}{run.stderr}")
-    requests = int(total.group(1))
-    elapsed = float(total.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}.get(total.group(3), 1.0)
-    non_2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0
-    socket_errors = (
-        sum(int(n) for n in m.groups())
-        if (m := re.search(r"connect (\d+), read (\d+), write (\d+), timeout (\d+)", output))
-        else 0
-    )
-    return {
-        "tool": "wrk",
-        "command": " ".join(command[1:-3]),
-        "seconds": elapsed,
-        "requests": requests,
-        "non_2xx": non_2xx,
-        "socket_errors": socket_errors,
-        "ok_per_s": (requests - non_2xx) / elapsed if elapsed else 0.0,
-        "p50_ms": _wrk_ms(output, "50%"),
-        "p99_ms": _wrk_ms(output, "99%"),
-    }
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) by nearest rank."""
-    ordered = sorted(values)
-    index = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered)) - 1))
-    return ordered[index]
-
-
-async def python_load(
-    url: str, method: str, requests: Sequence[tuple[dict[str, str], str | None]], seconds: int
-) -> dict[str, Any]:
-    """The same load from an httpx client (50 connections): a fallback costing the server's
-    cores far more than wrk does, so its figures are not comparable with wrk's."""
-    latencies: list[float] = []
-    statuses: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=WRK_CONNECTIONS, keepalive_expiry=2)
-    deadline = time.perf_counter() + seconds
-    async with httpx.AsyncClient(timeout=10, limits=limits) as client:
-
-        async def user(offset: int) -> None:
-            index = offset
-            while time.perf_counter() < deadline:
-                headers, body = requests[index % len(requests)]
-                index += 1
-                began = time.perf_counter()
-                try:
-                    response = await client.request(method, url, headers=headers, content=body)
-                    outcome = str(response.status_code)
-                except httpx.TransportError as exc:
-                    outcome = type(exc).__name__
-                latencies.append(time.perf_counter() - began)
-                statuses[outcome] = statuses.get(outcome, 0) + 1
-
-        began = time.perf_counter()
-        await asyncio.gather(*(user(i) for i in range(WRK_CONNECTIONS)))
-        elapsed = time.perf_counter() - began
-    ok = sum(n for status, n in statuses.items() if status.startswith("2"))
-    return {
-        "tool": "httpx",
-        "seconds": elapsed,
-        "requests": len(latencies),
-        "non_2xx": len(latencies) - ok,
-        "status_codes": statuses,
-        "ok_per_s": ok / elapsed,
-        "p50_ms": percentile(latencies, 50) * 1000 if latencies else None,
-        "p99_ms": percentile(latencies, 99) * 1000 if latencies else None,
-    }
+# --- HTTP load: wrk, or a Python client when wrk is missing (tests.bench.http_load) ------
 
 
 async def measure_load(
@@ -784,9 +646,7 @@ async def section_online(bench: Bench) -> dict[str, Any]:
     """4. N small reports POSTed while the 2 workers run: first POST to last done."""
     ensure_workers(bench)
     owners = [f"bench-hot-online-{i}" for i in range(CLIENTS)]
-    posted = await post_many(
-        bench.base_url, small_report(), owners, bench.reports, drain_timeout(bench)
-    )
+    posted = await post_online(bench, small_report(), owners)
     if not posted.ids:
         raise MeasuredNothingError(f"no report was accepted: {posted.statuses}")
     done, terminal, in_time = await wait_terminal(bench.db, posted.ids, drain_timeout(bench))
@@ -798,6 +658,7 @@ async def section_online(bench: Bench) -> dict[str, Any]:
         raise MeasuredNothingError("online: no report was done")
     seconds = span["last_finished"].timestamp() - posted.first_sent
     return {
+        "load_generator": "wrk" if shutil.which("wrk") else "httpx",
         "accepted": len(posted.ids),
         "post_statuses": posted.statuses,
         "post_retries": posted.retried,
@@ -807,6 +668,30 @@ async def section_online(bench: Bench) -> dict[str, Any]:
         "seconds": seconds,
         "reports_per_s": int(span["done"]) / seconds,
     }
+
+
+async def post_online(bench: Bench, body: dict[str, Any], owners: Sequence[str]) -> Posted:
+    """POST `body` N times as `owners` in turn: with wrk (its CPU is next to nothing), the
+    accepted requests then read back by owner; with httpx when wrk is missing."""
+    if not shutil.which("wrk"):
+        return await post_many(bench.base_url, body, owners, bench.reports, drain_timeout(bench))
+    content = json.dumps(body)
+    requests = [(bearer(owner) | {"Content-Type": "application/json"}, content) for owner in owners]
+    counted = await counted_posts(
+        f"{bench.base_url}/v1/reports",
+        requests,
+        bench.reports,
+        connections=CLIENTS,
+        within=drain_timeout(bench),
+        scratch=bench.logs,
+    )
+    ids = await bench.db.fetch(
+        "SELECT id::text FROM report_requests WHERE owner_id = ANY($1::text[])", list(owners)
+    )
+    accepted = [row["id"] for row in ids]
+    if len(accepted) != counted.statuses.get("201", 0):
+        bench.fail(f"online: wrk saw {counted.statuses}, the database holds {len(accepted)}")
+    return Posted(accepted, counted.statuses, 0, counted.first_sent, counted.seconds)
 
 
 async def section_fair(bench: Bench) -> dict[str, Any]:
