@@ -8,7 +8,7 @@ a temporary file, which goes to S3 (in parts when large) and is removed on every
 
 Small interactive renders take turns (one at a time per worker process): they are pure CPU
 work on rows already in memory, and render threads contending for the interpreter lock
-spent about 20% more CPU on the same renders than when run in turn. Their uploads, and
+spent 13-27% more CPU on the same renders than when run in turn. Their uploads, and
 everything else the jobs wait on, still overlap.
 """
 
