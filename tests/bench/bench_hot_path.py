@@ -37,7 +37,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 import traceback
@@ -114,20 +113,6 @@ class Bench:
 
 
 # --- processes: starting them, their CPU time and peak memory from /proc ----------------
-
-
-def start_module(
-    module: str, args: Sequence[str], env: dict[str, str], log: Path
-) -> RunningProcess:
-    """`python -m module args...` with `env` added to ours, its output going to `log`."""
-    log_file = log.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, *args],
-        env={**os.environ, **env},
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    return RunningProcess(process, log, log_file)
 
 
 def wait_lines(processes: Sequence[RunningProcess], text: str, timeout: float) -> list[float]:
@@ -358,11 +343,11 @@ async def section_post(bench: Bench) -> dict[str, Any]:
     owners = [f"bench-hot-post-{i}" for i in range(POST_OWNERS)]
     requests = [(bearer(owner) | {"Content-Type": "application/json"}, body) for owner in owners]
     port = free_port()
-    baseline = start_module(
+    baseline = start(
         "tests.bench.baseline_post_app",
-        ["--dsn", bench.dsn, "--port", str(port)],
         {},
         bench.logs / "baseline_post_app.log",
+        ["--dsn", bench.dsn, "--port", str(port)],
     )
     bench.processes.append(baseline)
     try:
@@ -393,8 +378,10 @@ async def section_get(bench: Bench) -> dict[str, Any]:
     probe = uuid.uuid4()
     key_format = cache.key(probe).replace("{", "{{").replace("}", "}}").replace(str(probe), "{id}")
     port = free_port()
-    baseline = start_module(
+    baseline = start(
         "tests.bench.baseline_status_app",
+        {},
+        bench.logs / "baseline_status_app.log",
         [
             "--redis-url",
             bench.settings.redis_url.get_secret_value(),
@@ -403,8 +390,6 @@ async def section_get(bench: Bench) -> dict[str, Any]:
             "--port",
             str(port),
         ],
-        {},
-        bench.logs / "baseline_status_app.log",
     )
     bench.processes.append(baseline)
     result: dict[str, Any] = {"key_format": key_format}
@@ -467,8 +452,10 @@ async def drain_baseline(bench: Bench, body: dict[str, Any]) -> dict[str, Any]:
     await baseline_worker_loop.prepare(bench.dsn, bench.reports, body["parameters"], body["title"])
     s3 = bench.settings.s3_endpoint_url or ""
     processes = [
-        start_module(
+        start(
             "tests.bench.baseline_worker_loop",
+            {},
+            bench.logs / f"baseline-worker-{n}.log",
             [
                 "--dsn",
                 bench.dsn,
@@ -483,8 +470,6 @@ async def drain_baseline(bench: Bench, body: dict[str, Any]) -> dict[str, Any]:
                 "--worker-id",
                 f"baseline-{n}",
             ],
-            {},
-            bench.logs / f"baseline-worker-{n}.log",
         )
         for n in range(1, WORKERS + 1)
     ]

@@ -21,9 +21,7 @@ Prints a table and writes JSON under tests/bench/results/.
 import argparse
 import asyncio
 import json
-import re
 import shutil
-import subprocess
 import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
@@ -36,24 +34,18 @@ import httpx
 from relatoria_shared.report_types.demo_dataset import PERIOD_END, PERIOD_START
 from relatoria_shared.settings import Settings
 from tests.bench.environment import bench_environment, reporting_database, start_worker
+from tests.bench.http_load import WRK_CONNECTIONS, lua_script, percentile, wrk_load
 from tests.support.api import bearer, table_request
 from tests.support.database import connect
 from tests.support.processes import RunningProcess, start, wait_ready
 from tests.support.services import free_port
 
 RESULTS = Path(__file__).parent / "results"
-CONCURRENCY = 50
+CONCURRENCY = WRK_CONNECTIONS  # the httpx POST load uses as many connections as wrk
 SMALL_CLIENTS = 4
 ROUNDS = 4
 POST_OWNER, WRK_OWNER = "bench-post", "bench-wrk"  # the POST loads' users
 T = TypeVar("T")
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100) by nearest rank."""
-    ordered = sorted(values)
-    index = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered)) - 1))
-    return ordered[index]
 
 
 async def post_load(base_url: str, total: int) -> dict[str, Any]:
@@ -101,59 +93,18 @@ async def post_load(base_url: str, total: int) -> dict[str, Any]:
     }
 
 
-def wrk_load(base_url: str, seconds: int) -> dict[str, Any] | None:
+def wrk_post_load(base_url: str, seconds: int, scratch: Path) -> dict[str, Any] | None:
     """The same POST load with wrk (Debian's package), which costs the BFF's cores far less
     than a Python client does; None when wrk is not installed."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
+    if shutil.which("wrk") is None:
         return None
     body = table_request(
         "csv", [[f"row {i}", i, i / 3, True, "2026-01-01", None] for i in range(10)]
     )
-    token = bearer(WRK_OWNER)["Authorization"]
-    script = (
-        'wrk.method = "POST"\n'
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f'wrk.headers["Authorization"] = "{token}"\n'
-        f"wrk.body = {json.dumps(json.dumps(body))}\n"
-    )
-    with TemporaryDirectory() as scratch:
-        lua = Path(scratch) / "post.lua"
-        lua.write_text(script)
-        output = subprocess.run(
-            [
-                wrk,
-                "-t2",
-                f"-c{CONCURRENCY}",
-                f"-d{seconds}s",
-                "--latency",
-                "-s",
-                str(lua),
-                f"{base_url}/v1/reports",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    return {
-        "tool": "wrk",
-        "seconds": seconds,
-        "concurrency": CONCURRENCY,
-        "requests_per_s": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
-        "p50_ms": _wrk_ms(output, "50%"),
-        "p99_ms": _wrk_ms(output, "99%"),
-        "non_2xx": int(m.group(1))
-        if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", output))
-        else 0,
-    }
-
-
-def _wrk_ms(output: str, label: str) -> float:
-    match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", output)
-    if match is None:
-        raise RuntimeError(f"no {label} latency in wrk's output:\n{output}")
-    value, unit = float(match.group(1)), match.group(2)
-    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    headers = bearer(WRK_OWNER) | {"Content-Type": "application/json"}
+    script = lua_script("POST", [(headers, json.dumps(body))])
+    load = wrk_load(f"{base_url}/v1/reports", script, seconds, scratch)
+    return load | {"requests_per_s": load["requests"] / load["seconds"]}
 
 
 async def small_reports(base_url: str, total: int, clients: int) -> tuple[list[float], float]:
@@ -369,7 +320,7 @@ def main() -> None:
             wait_ready(f"{base_url}/readyz", bff)
             asyncio.run(post_load(base_url, 100))  # warm-up
             results["post"] = asyncio.run(post_load(base_url, posts))
-            results["post_wrk"] = wrk_load(base_url, 5 if args.quick else 15)
+            results["post_wrk"] = wrk_post_load(base_url, 5 if args.quick else 15, Path(logs))
             asyncio.run(cancel_post_load(settings))
             for name, lanes in (("own_workers", "interactive"), ("one_pool", "interactive,bulk")):
                 workers = [

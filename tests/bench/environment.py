@@ -3,7 +3,6 @@ on the local services, and a moto S3 server; all removed afterwards."""
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from tests.conftest import DEV_SECRET, settings_env
 from tests.support.cleanup import remove_broker_and_cache_state
 from tests.support.database import demo_reporting_database, migrated_database
 from tests.support.processes import RunningProcess, start, wait_for_log
-from tests.support.services import free_port
+from tests.support.services import free_port, reachable
 
 
 @contextlib.contextmanager
@@ -59,15 +58,12 @@ def s3_server_process(port: int) -> subprocess.Popen[bytes]:
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return process
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"the moto S3 server did not start on port {port}") from None
-            time.sleep(0.1)
+    while not reachable("127.0.0.1", port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the moto S3 server did not start on port {port}")
+        time.sleep(0.1)
+    return process
 
 
 def start_worker(env: dict[str, str], log: Path, lanes: str | None = None) -> RunningProcess:

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -41,11 +42,14 @@ class RunningProcess:
         self.log_file.close()
 
 
-def start(module: str, env: dict[str, str], log_path: Path) -> RunningProcess:
-    """Run `python -m module` with `env` added to ours, its output going to `log_path`."""
+def start(
+    module: str, env: dict[str, str], log_path: Path, args: Sequence[str] = ()
+) -> RunningProcess:
+    """Run `python -m module args...` with `env` added to ours, its output going to
+    `log_path`."""
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", module],
+        [sys.executable, "-m", module, *args],
         env={**os.environ, **env},
         stdout=log_file,
         stderr=subprocess.STDOUT,
