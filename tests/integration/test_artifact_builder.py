@@ -1,6 +1,7 @@
 """The worker's artifact builder against S3 (moto): how concurrent small renders share a
-worker process."""
+worker process, and which reports are rendered without a render thread."""
 
+import hashlib
 import threading
 import time
 import uuid
@@ -14,7 +15,7 @@ from relatoria_shared.domain.report import Artifact
 from relatoria_shared.domain.table import Cell, TableData, columns_from_stored
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
-from relatoria_worker.artifact_builder import ArtifactBuilder
+from relatoria_worker.artifact_builder import ON_LOOP_CELLS, ArtifactBuilder
 from relatoria_worker.interactive_first import InteractiveFirst
 from relatoria_worker.job_control import JobControl
 from relatoria_worker.metrics import WorkerMetrics
@@ -49,6 +50,26 @@ class OverlapCountingRenderer:
         finally:
             with self._lock:
                 self._running -= 1
+
+
+class ThreadRecordingRenderer:
+    """The real XLSX renderer, noting the thread of each render."""
+
+    writes_in_order = False
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def render(self, table: TableData, destination: BinaryIO) -> RenderStats:
+        self.threads.append(threading.get_ident())
+        return XlsxRenderer().render(table, destination)
+
+
+def _rows(count: int) -> RowSource:
+    rows: list[list[Cell]] = [[f"Cliente {i}", i, i * 1.25] for i in range(count)]
+    return RowSource(
+        columns=columns_from_stored(COLUMNS[:3]), rows=rows, expected_rows=count, exact=True
+    )
 
 
 def _small_table() -> RowSource:
@@ -90,3 +111,44 @@ def test_bulk_renders_do_not_wait_for_a_turn(settings: Settings) -> None:
     """A bulk render steps aside for interactive jobs: waiting for a turn as well could
     leave each waiting for the other."""
     assert _build_at_once(settings, Lane.BULK) > 1
+
+
+def test_a_tiny_report_is_rendered_by_its_caller_and_stored_as_rendered(
+    settings: Settings,
+) -> None:
+    """The job runner renders tiny interactive reports on its event loop, then stores
+    them from a thread: the file stored is the file rendered, and its record says so."""
+    renderer = ThreadRecordingRenderer()
+    store = ObjectStore(settings)
+    builder = ArtifactBuilder(
+        store,
+        f"tiny-{uuid.uuid4().hex[:6]}",
+        None,
+        lambda _fmt: renderer,
+        InteractiveFirst(),
+        metrics=WorkerMetrics(),
+    )
+    record = processing_record(Lane.INTERACTIVE)
+
+    rendered = builder.render_tiny(record, _rows(2), JobControl())
+    with ThreadPoolExecutor(1) as thread:
+        artifact = thread.submit(builder.store, record, rendered).result()
+
+    assert renderer.threads == [threading.get_ident()]
+    stored = store.head(artifact.object_key)
+    assert stored is not None
+    assert stored.size_bytes == artifact.size_bytes == len(rendered.content)
+    assert artifact.sha256 == hashlib.sha256(rendered.content).hexdigest()
+    assert artifact.row_count == 2
+    store.delete(artifact.object_key)
+
+
+def test_only_tiny_interactive_tables_skip_the_render_threads() -> None:
+    """At most ON_LOOP_CELLS cells, counted in advance, of an interactive report: a few
+    milliseconds of rendering. Anything larger, or bulk, renders in a thread."""
+    most_rows = ON_LOOP_CELLS // 3
+    assert ArtifactBuilder.renders_tiny(_rows(most_rows), Lane.INTERACTIVE)
+    assert not ArtifactBuilder.renders_tiny(_rows(most_rows + 1), Lane.INTERACTIVE)
+    assert not ArtifactBuilder.renders_tiny(_rows(2), Lane.BULK)
+    estimated = RowSource(columns=_rows(2).columns, rows=[], expected_rows=2, exact=False)
+    assert not ArtifactBuilder.renders_tiny(estimated, Lane.INTERACTIVE)

@@ -1,7 +1,7 @@
 """Turn a claimed request into a stored file: render, hash, upload.
 
-Blocking work (rendering is CPU-bound, boto3 is synchronous): the job runner calls it in
-a render thread so the event loop keeps acking, heartbeating, fetching rows and serving
+Blocking work (rendering is CPU-bound, boto3 is synchronous): the job runner calls `build`
+in a render thread so the event loop keeps acking, heartbeating, fetching rows and serving
 other jobs. A report known to be small (an inline table of at most `IN_MEMORY_ROWS` rows) is
 rendered in memory and sent in one PUT; any other streams from its source through the renderer into
 a temporary file, which goes to S3 (in parts when large) and is removed on every path out.
@@ -10,6 +10,13 @@ Small interactive renders take turns (one at a time per worker process): they ar
 work on rows already in memory, and render threads contending for the interpreter lock
 spent 13-27% more CPU on the same renders than when run in turn. Their uploads, and
 everything else the jobs wait on, still overlap.
+
+The tiniest interactive reports (at most `ON_LOOP_CELLS` cells) skip the thread for their
+render: the job runner calls `render_tiny` on the event loop itself (a few milliseconds,
+well within a heartbeat) and only their upload (`store`) in a thread, sparing the hand-over
+of the interpreter lock between the loop and a render thread. In the drains of 1,000 100x5
+XLSX reports of `make bench`, worker CPU per report fell from 17.9-18.8 ms to 16.5-18.1 ms
+(the bare loop's: 13.8-15.2 ms in the same runs).
 """
 
 import contextlib
@@ -19,6 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,6 +47,18 @@ _HASH_CHUNK = 1024 * 1024
 IN_MEMORY_ROWS = 5_000
 """Reports of at most this many rows (known in advance) are rendered in memory: a few
 hundred kilobytes, cheaper than a scratch directory, a file and reading it back twice."""
+ON_LOOP_CELLS = 1_000
+"""Interactive reports of at most this many cells are rendered on the event loop: at most
+about 20 ms (XLSX and PDF cost about 12 ms per 500 cells here, CSV under 1 ms)."""
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """A report rendered in memory, not yet stored."""
+
+    content: bytes
+    stats: RenderStats
+    render_seconds: float
 
 
 class ArtifactBuilder:
@@ -72,8 +92,6 @@ class ArtifactBuilder:
         while this worker runs interactive jobs (only rendering needs to: hashing and
         uploading mostly wait on I/O and C code)."""
         fmt = record.format
-        key = object_key(self._key_prefix, record.id, fmt)
-        file_name = download_file_name(record.title, fmt)
         renderer = self._renderer_for(fmt)
         every_few_rows = [self._priority.step_aside] if lane is Lane.BULK else []
         expected = source.expected_rows
@@ -83,9 +101,12 @@ class ArtifactBuilder:
             # Not a bulk render's turn: it steps aside for interactive jobs, which would
             # then wait for it.
             turn = self._small_render_turn if lane is Lane.INTERACTIVE else contextlib.nullcontext()
-            return self._in_memory(
-                renderer, table, fmt=fmt, key=key, file_name=file_name, control=control, turn=turn
-            )
+            with turn:
+                in_memory = _in_memory(renderer, table, fmt)
+            control.check()
+            return self.store(record, in_memory)
+        key = object_key(self._key_prefix, record.id, fmt)
+        file_name = download_file_name(record.title, fmt)
         # A private directory, removed with everything in it on every path out.
         with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix="relatoria-") as scratch:
             path = Path(scratch) / f"report.{fmt.extension}"
@@ -116,33 +137,52 @@ class ArtifactBuilder:
             self._metrics.file_stored(fmt, rendered - started, time.monotonic() - rendered)
         return _artifact(key, fmt, file_name=file_name, size=size, digest=digest, stats=stats)
 
-    def _in_memory(
-        self,
-        renderer: Renderer,
-        table: TableData,
-        *,
-        fmt: ReportFormat,
-        key: str,
-        file_name: str,
-        control: JobControl,
-        turn: contextlib.AbstractContextManager[object],
-    ) -> Artifact:
-        span_attributes = {"relatoria.format": fmt.value}
-        with turn:
-            started = time.monotonic()
-            with span("render", attributes=span_attributes):
-                buffer = io.BytesIO()
-                stats = renderer.render(table, buffer)
-                content = buffer.getvalue()
-        rendered = time.monotonic()
-        control.check()
-        with span("upload", attributes=span_attributes):
-            self._store.put_bytes(content, key, fmt.content_type, file_name)
-        self._metrics.file_stored(fmt, rendered - started, time.monotonic() - rendered)
-        digest = hashlib.sha256(content).hexdigest()
-        return _artifact(
-            key, fmt, file_name=file_name, size=len(content), digest=digest, stats=stats
+    @staticmethod
+    def renders_tiny(source: RowSource, lane: Lane) -> bool:
+        """Whether `render_tiny` is for this report: interactive, at most `ON_LOOP_CELLS`
+        cells known in advance."""
+        expected = source.expected_rows
+        return (
+            lane is Lane.INTERACTIVE
+            and source.exact
+            and expected is not None
+            and expected * max(len(source.columns), 1) <= ON_LOOP_CELLS
         )
+
+    def render_tiny(
+        self, record: ReportRecord, source: RowSource, control: JobControl
+    ) -> RenderedFile:
+        """Render a report `renders_tiny` accepts, in memory, in the calling thread."""
+        table = _table(record, source, control, ())
+        rendered = _in_memory(self._renderer_for(record.format), table, record.format)
+        control.check()
+        return rendered
+
+    def store(self, record: ReportRecord, rendered: RenderedFile) -> Artifact:
+        """Upload a file rendered in memory under `record`'s key (blocking: boto3)."""
+        fmt = record.format
+        key = object_key(self._key_prefix, record.id, fmt)
+        file_name = download_file_name(record.title, fmt)
+        started = time.monotonic()
+        with span("upload", attributes={"relatoria.format": fmt.value}):
+            self._store.put_bytes(rendered.content, key, fmt.content_type, file_name)
+        self._metrics.file_stored(fmt, rendered.render_seconds, time.monotonic() - started)
+        return _artifact(
+            key,
+            fmt,
+            file_name=file_name,
+            size=len(rendered.content),
+            digest=hashlib.sha256(rendered.content).hexdigest(),
+            stats=rendered.stats,
+        )
+
+
+def _in_memory(renderer: Renderer, table: TableData, fmt: ReportFormat) -> RenderedFile:
+    started = time.monotonic()
+    with span("render", attributes={"relatoria.format": fmt.value}):
+        buffer = io.BytesIO()
+        stats = renderer.render(table, buffer)
+    return RenderedFile(buffer.getvalue(), stats, time.monotonic() - started)
 
 
 def _table(

@@ -13,6 +13,7 @@ in PostgreSQL, fenced by the claim, then mirrors, messages and counts it:
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import time
 import uuid
@@ -124,21 +125,28 @@ class JobRunner:
     async def _render(
         self, claimed: ReportRecord, source: RowSource, control: JobControl
     ) -> Artifact | Exception:
+        lane = claimed.lane
+        if self._builder.renders_tiny(source, lane):
+            # A few milliseconds on the loop: cheaper than a thread's hand-over; the upload
+            # (boto3 blocks) still goes to a thread.
+            rendered = self._builder.render_tiny(claimed, source, control)
+            return await self._in_thread(
+                lane, control, functools.partial(self._builder.store, claimed, rendered)
+            )
         # In a thread: rendering is CPU-bound and boto3 blocks; the loop keeps heartbeating
         # (and fetching the rows of a data-source report).
-        lane = claimed.lane
+        return await self._in_thread(
+            lane, control, functools.partial(self._builder.build, claimed, source, control, lane)
+        )
+
+    async def _in_thread(
+        self, lane: Lane, control: JobControl, build: Callable[[], Artifact]
+    ) -> Artifact | Exception:
+        """`build()` in the lane's render threads, within the job's time limit."""
         loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(
             # With this task's context, so the render's spans and log lines join the job's.
-            loop.run_in_executor(
-                self._executors[lane],
-                contextvars.copy_context().run,
-                self._builder.build,
-                claimed,
-                source,
-                control,
-                lane,
-            )
+            loop.run_in_executor(self._executors[lane], contextvars.copy_context().run, build)
         )
         try:
             return await asyncio.wait_for(asyncio.shield(task), self._settings.job_timeout_seconds)
