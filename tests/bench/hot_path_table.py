@@ -92,7 +92,47 @@ def _http_rows(results: dict[str, Any], section: str, title: str) -> list[Row]:
             target="relatoria <= 0.6 ms" if post else "",
             check=(lambda c: c <= 0.6) if post else None,
         ),
+        *(_scaled_cpu_row(*both("cpu_ms_per_request")) if post else []),
         ("  requests (non-2xx)", _requests(mine), _requests(base), "", "", ""),
+    ]
+
+
+# The issue set two of its targets in absolute figures, measured beside baselines in one
+# run: 0.6 ms of BFF CPU per POST when the bare endpoint took 0.3 ms, and 75 reports/s
+# online when the bare loop drained 96/s. This machine's speed varies by a third within
+# an hour (the bare loop drained 56-85/s on the same day), so each is also judged as the
+# ratio it implied, against the baseline measured in the same run.
+CPU_PER_POST_RATIO = 0.6 / 0.3
+ONLINE_TO_BARE_DRAIN = 75 / 96
+
+
+def _online_to_bare_row(results: dict[str, Any]) -> list[Row]:
+    bare = _get(results, "drain", "baseline", "reports_per_s")
+    if bare is None:  # the drain did not run: nothing to scale by
+        return []
+    return [
+        _row(
+            "  reports/s against the bare loop's drain",
+            _get(results, "online", "reports_per_s"),
+            bare,
+            target=f"ratio >= {ONLINE_TO_BARE_DRAIN:.2f} (75/s : 96/s)",
+            check=lambda r: r >= ONLINE_TO_BARE_DRAIN,
+            on_ratio=True,
+        )
+    ]
+
+
+def _scaled_cpu_row(mine: Any, base: Any) -> list[Row]:
+    return [
+        _row(
+            "  server CPU per request, as a ratio",
+            mine,
+            base,
+            digits=3,
+            target=f"ratio <= {CPU_PER_POST_RATIO:g} (0.6 ms : 0.3 ms)",
+            check=lambda r: r <= CPU_PER_POST_RATIO,
+            on_ratio=True,
+        )
     ]
 
 
@@ -146,6 +186,7 @@ def table(results: dict[str, Any]) -> list[str]:
                 target=">= 75/s",
                 check=lambda r: r >= 75,
             ),
+            *_online_to_bare_row(results),
             _row("  seconds spent posting", _get(results, "online", "posting_seconds")),
         ]
     if "fair_share" in results:

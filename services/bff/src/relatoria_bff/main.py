@@ -19,6 +19,9 @@ def main() -> None:
             host=settings.bff_host,
             port=settings.bff_port,
             log_config=None,
+            # RequestTelemetry logs each request already; uvicorn's own access line would
+            # format its fields on every response even when its level drops it.
+            access_log=False,
             proxy_headers=True,
             forwarded_allow_ips=settings.forwarded_allow_ips,
             timeout_graceful_shutdown=20,

@@ -14,9 +14,9 @@ everything else the jobs wait on, still overlap.
 The tiniest interactive reports (at most `ON_LOOP_CELLS` cells) skip the thread for their
 render: the job runner calls `render_tiny` on the event loop itself (a few milliseconds,
 well within a heartbeat) and only their upload (`store`) in a thread, sparing the hand-over
-of the interpreter lock between the loop and a render thread. In the drains of 1,000 100x5
-XLSX reports of `make bench`, worker CPU per report fell from 17.9-18.8 ms to 16.5-18.1 ms
-(the bare loop's: 13.8-15.2 ms in the same runs).
+of the interpreter lock between the loop and a render thread. In three interleaved pairs of
+`make bench` drains of 1,000 100x5 XLSX reports, worker CPU per report was 1.24-1.28x the
+bare loop's with the render in a thread, 1.11-1.20x with it on the loop.
 """
 
 import contextlib
