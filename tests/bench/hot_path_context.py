@@ -101,6 +101,13 @@ def start_workers(bench: Bench, count: int) -> list[RunningProcess]:
     return started
 
 
+def stop_workers(bench: Bench) -> None:
+    """Stop every relatoria worker (the next section starts its own)."""
+    for running in bench.workers.values():
+        running.stop()
+    bench.workers.clear()
+
+
 def ensure_workers(bench: Bench) -> None:
     """Make sure WORKERS relatoria workers are consuming."""
     for worker_id, running in list(bench.workers.items()):

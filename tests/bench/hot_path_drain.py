@@ -23,6 +23,7 @@ from tests.bench.hot_path_context import (
     small_report,
     span_of,
     start_workers,
+    stop_workers,
     wait_lines,
     wait_terminal,
 )
@@ -97,9 +98,7 @@ async def drain_baseline(bench: Bench, body: dict[str, Any]) -> dict[str, Any]:
 
 async def drain_relatoria(bench: Bench, body: dict[str, Any]) -> dict[str, Any]:
     """relatoria's drain: N reports POSTed while no worker runs, then 2 workers started."""
-    for running in bench.workers.values():
-        running.stop()
-    bench.workers.clear()
+    stop_workers(bench)
     owners = [f"bench-hot-drain-{i}" for i in range(CLIENTS)]
     posted = await post_many(bench.base_url, body, owners, bench.reports, drain_timeout(bench))
     print(f"  queued {len(posted.ids)} in {posted.seconds:.1f}s {posted.statuses}", flush=True)

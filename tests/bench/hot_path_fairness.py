@@ -20,12 +20,18 @@ from tests.bench.hot_path_context import (
     post_many,
     small_report,
     span_of,
+    stop_workers,
     wait_terminal,
 )
 from tests.bench.http_load import MeasuredNothingError
 from tests.bench.proc_stats import pid_alive
 from tests.support.api import bearer
 from tests.support.cluster import long_pdf
+
+_ROW = (
+    "SELECT status, attempts, worker_id, created_at, started_at, finished_at"
+    " FROM report_requests WHERE id = $1"
+)
 
 
 async def section_fair(bench: Bench) -> dict[str, Any]:
@@ -34,9 +40,7 @@ async def section_fair(bench: Bench) -> dict[str, Any]:
     The burst is queued whole before the 2 workers start (posting from Python is slower
     than they drain, so with them running there would be no backlog to be fair about); B
     posts once they are working through it."""
-    for running in bench.workers.values():
-        running.stop()
-    bench.workers.clear()
+    stop_workers(bench)
     timeout = 60.0 if bench.quick else 120.0
     owner_a, owner_b = "bench-hot-fair-a", "bench-hot-fair-b"
     body = small_report()
@@ -55,7 +59,7 @@ async def section_fair(bench: Bench) -> dict[str, Any]:
         response = await client.post("/v1/reports", json=body, headers=bearer(owner_b))
     if response.status_code != 201:
         raise MeasuredNothingError(f"owner B's POST answered {response.status_code}")
-    b_id = response.json()["requestId"]
+    b_id = uuid.UUID(response.json()["requestId"])
     a_queued = await bench.db.fetchval(
         "SELECT count(*) FROM report_requests WHERE id = ANY($1::uuid[]) AND status = 'queued'",
         [uuid.UUID(i) for i in burst.ids],
@@ -68,15 +72,8 @@ async def section_fair(bench: Bench) -> dict[str, Any]:
         "a_queued_at_b": a_queued,
         "b_timeout_seconds": timeout,
     }
-    deadline = time.monotonic() + timeout
-    while True:
-        row = await bench.db.fetchrow(
-            "SELECT status, created_at, finished_at FROM report_requests WHERE id = $1",
-            uuid.UUID(b_id),
-        )
-        if row["status"] in TERMINAL or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.05)
+    finished = await poll_row(bench.db, b_id, lambda r: r["status"] in TERMINAL, timeout)
+    row = finished or await bench.db.fetchrow(_ROW, b_id)
     if row["status"] != "done":
         result["b_seconds"] = timeout
         result["b_status"] = row["status"]
@@ -184,10 +181,7 @@ async def poll_row(
     """Poll the request's row every 20 ms until `condition` holds; None after `seconds`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        row = await db.fetchrow(
-            "SELECT status, attempts, worker_id, started_at FROM report_requests WHERE id = $1",
-            rid,
-        )
+        row = await db.fetchrow(_ROW, rid)
         if row is not None and condition(row):
             return row
         await asyncio.sleep(0.02)

@@ -19,7 +19,7 @@ from relatoria_worker.artifact_builder import ON_LOOP_CELLS, ArtifactBuilder
 from relatoria_worker.interactive_first import InteractiveFirst
 from relatoria_worker.job_control import JobControl
 from relatoria_worker.metrics import WorkerMetrics
-from relatoria_worker.renderers.base import RenderStats
+from relatoria_worker.renderers.base import Renderer, RenderStats
 from relatoria_worker.renderers.xlsx import XlsxRenderer
 from relatoria_worker.row_sources import RowSource
 from tests.support.api import COLUMNS
@@ -52,19 +52,6 @@ class OverlapCountingRenderer:
                 self._running -= 1
 
 
-class ThreadRecordingRenderer:
-    """The real XLSX renderer, noting the thread of each render."""
-
-    writes_in_order = False
-
-    def __init__(self) -> None:
-        self.threads: list[int] = []
-
-    def render(self, table: TableData, destination: BinaryIO) -> RenderStats:
-        self.threads.append(threading.get_ident())
-        return XlsxRenderer().render(table, destination)
-
-
 def _rows(count: int) -> RowSource:
     rows: list[list[Cell]] = [[f"Cliente {i}", i, i * 1.25] for i in range(count)]
     return RowSource(
@@ -72,10 +59,15 @@ def _rows(count: int) -> RowSource:
     )
 
 
-def _small_table() -> RowSource:
-    rows: list[list[Cell]] = [["Ana", 1, 1.5], ["Bruno", 2, 2.5]]
-    return RowSource(
-        columns=columns_from_stored(COLUMNS[:3]), rows=rows, expected_rows=2, exact=True
+def _builder(settings: Settings, renderer: Renderer, prefix: str) -> ArtifactBuilder:
+    """A builder rendering every format with `renderer`, storing under `prefix` on moto."""
+    return ArtifactBuilder(
+        ObjectStore(settings),
+        f"{prefix}-{uuid.uuid4().hex[:6]}",
+        None,
+        lambda _fmt: renderer,
+        InteractiveFirst(),
+        metrics=WorkerMetrics(),
     )
 
 
@@ -83,17 +75,10 @@ def _build_at_once(settings: Settings, lane: Lane) -> int:
     """Build CONCURRENT_JOBS small reports of `lane` from as many threads; how many
     renders ran at once, at most."""
     renderer = OverlapCountingRenderer()
-    builder = ArtifactBuilder(
-        ObjectStore(settings),
-        f"turns-{uuid.uuid4().hex[:6]}",
-        None,
-        lambda _fmt: renderer,
-        InteractiveFirst(),
-        metrics=WorkerMetrics(),
-    )
+    builder = _builder(settings, renderer, "turns")
 
     def build_one(_: int) -> Artifact:
-        return builder.build(processing_record(lane), _small_table(), JobControl(), lane)
+        return builder.build(processing_record(lane), _rows(2), JobControl(), lane)
 
     with ThreadPoolExecutor(CONCURRENT_JOBS) as pool:
         built = list(pool.map(build_one, range(CONCURRENT_JOBS)))
@@ -113,28 +98,17 @@ def test_bulk_renders_do_not_wait_for_a_turn(settings: Settings) -> None:
     assert _build_at_once(settings, Lane.BULK) > 1
 
 
-def test_a_tiny_report_is_rendered_by_its_caller_and_stored_as_rendered(
-    settings: Settings,
-) -> None:
-    """The job runner renders tiny interactive reports on its event loop, then stores
-    them from a thread: the file stored is the file rendered, and its record says so."""
-    renderer = ThreadRecordingRenderer()
+def test_a_file_rendered_in_memory_is_stored_as_rendered(settings: Settings) -> None:
+    """A tiny report is rendered on the job runner's loop, then stored from a thread: the
+    file stored is the file rendered, and its record says so."""
     store = ObjectStore(settings)
-    builder = ArtifactBuilder(
-        store,
-        f"tiny-{uuid.uuid4().hex[:6]}",
-        None,
-        lambda _fmt: renderer,
-        InteractiveFirst(),
-        metrics=WorkerMetrics(),
-    )
+    builder = _builder(settings, XlsxRenderer(), "tiny")
     record = processing_record(Lane.INTERACTIVE)
 
     rendered = builder.render_tiny(record, _rows(2), JobControl())
     with ThreadPoolExecutor(1) as thread:
         artifact = thread.submit(builder.store, record, rendered).result()
 
-    assert renderer.threads == [threading.get_ident()]
     stored = store.head(artifact.object_key)
     assert stored is not None
     assert stored.size_bytes == artifact.size_bytes == len(rendered.content)

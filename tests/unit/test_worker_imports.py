@@ -8,6 +8,7 @@ import sys
 import relatoria_worker.main
 import relatoria_worker.worker
 from relatoria_worker.renderers.registry import Renderers
+import relatoria_worker.renderers.xlsx  # openpyxl itself, however the registry loads it
 print("PIL" in sys.modules)
 """
 

@@ -92,19 +92,16 @@ class ArtifactBuilder:
         while this worker runs interactive jobs (only rendering needs to: hashing and
         uploading mostly wait on I/O and C code)."""
         fmt = record.format
-        renderer = self._renderer_for(fmt)
         every_few_rows = [self._priority.step_aside] if lane is Lane.BULK else []
-        expected = source.expected_rows
-        # Only an exact count: a planner's estimate can be off by millions.
-        if source.exact and expected is not None and expected <= IN_MEMORY_ROWS:
-            table = _table(record, source, control, every_few_rows)
+        rows = _exact_rows(source)
+        if rows is not None and rows <= IN_MEMORY_ROWS:
             # Not a bulk render's turn: it steps aside for interactive jobs, which would
             # then wait for it.
             turn = self._small_render_turn if lane is Lane.INTERACTIVE else contextlib.nullcontext()
             with turn:
-                in_memory = _in_memory(renderer, table, fmt)
-            control.check()
+                in_memory = self._in_memory(record, source, control, every_few_rows)
             return self.store(record, in_memory)
+        renderer = self._renderer_for(fmt)
         key = object_key(self._key_prefix, record.id, fmt)
         file_name = download_file_name(record.title, fmt)
         # A private directory, removed with everything in it on every path out.
@@ -141,20 +138,33 @@ class ArtifactBuilder:
     def renders_tiny(source: RowSource, lane: Lane) -> bool:
         """Whether `render_tiny` is for this report: interactive, at most `ON_LOOP_CELLS`
         cells known in advance."""
-        expected = source.expected_rows
+        rows = _exact_rows(source)
         return (
             lane is Lane.INTERACTIVE
-            and source.exact
-            and expected is not None
-            and expected * max(len(source.columns), 1) <= ON_LOOP_CELLS
+            and rows is not None
+            and rows * max(len(source.columns), 1) <= ON_LOOP_CELLS
         )
 
     def render_tiny(
         self, record: ReportRecord, source: RowSource, control: JobControl
     ) -> RenderedFile:
         """Render a report `renders_tiny` accepts, in memory, in the calling thread."""
-        table = _table(record, source, control, ())
-        rendered = _in_memory(self._renderer_for(record.format), table, record.format)
+        return self._in_memory(record, source, control, ())
+
+    def _in_memory(
+        self,
+        record: ReportRecord,
+        source: RowSource,
+        control: JobControl,
+        every_few_rows: Sequence[Callable[[], None]],
+    ) -> RenderedFile:
+        fmt = record.format
+        table = _table(record, source, control, every_few_rows)
+        started = time.monotonic()
+        with span("render", attributes={"relatoria.format": fmt.value}):
+            buffer = io.BytesIO()
+            stats = self._renderer_for(fmt).render(table, buffer)
+        rendered = RenderedFile(buffer.getvalue(), stats, time.monotonic() - started)
         control.check()
         return rendered
 
@@ -177,12 +187,10 @@ class ArtifactBuilder:
         )
 
 
-def _in_memory(renderer: Renderer, table: TableData, fmt: ReportFormat) -> RenderedFile:
-    started = time.monotonic()
-    with span("render", attributes={"relatoria.format": fmt.value}):
-        buffer = io.BytesIO()
-        stats = renderer.render(table, buffer)
-    return RenderedFile(buffer.getvalue(), stats, time.monotonic() - started)
+def _exact_rows(source: RowSource) -> int | None:
+    """The rows `source` will give, if counted in advance (a planner's estimate can be off
+    by millions: it is not a count)."""
+    return source.expected_rows if source.exact else None
 
 
 def _table(
