@@ -5,7 +5,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from relatoria_bff.auth import TokenVerifier
+from relatoria_bff.auth import DEVELOPMENT_SECRET, TokenVerifier
 from relatoria_bff.errors import ApiError
+from relatoria_bff.jwks import JwksKeys, UnknownSigningKeyError
 from relatoria_shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -86,27 +87,60 @@ def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-@pytest.fixture(scope="module")
-def jwks_url(rsa_key: rsa.RSAPrivateKey) -> Iterator[str]:
-    jwk = json.loads(RSAAlgorithm.to_jwk(rsa_key.public_key()))
-    body = json.dumps({"keys": [jwk | {"kid": "k1", "use": "sig", "alg": "RS256"}]}).encode()
+class IdentityProvider:
+    """A real JWKS endpoint on loopback whose keys, availability and speed a test sets."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
+    def __init__(self) -> None:
+        self.keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.up = True
+        self.delay = 0.0
+        self.fetches = 0
+        provider = self
 
-        def log_message(self, *args: Any) -> None:
-            pass
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                provider.fetches += 1
+                time.sleep(provider.delay)
+                if not provider.up:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(provider.document())
 
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
-    server.shutdown()
-    server.server_close()
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/jwks.json"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def document(self) -> bytes:
+        keys = [
+            json.loads(RSAAlgorithm.to_jwk(key.public_key())) | {"kid": kid, "alg": "RS256"}
+            for kid, key in self.keys.items()
+        ]
+        return json.dumps({"keys": keys}).encode()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def provider(rsa_key: rsa.RSAPrivateKey) -> Iterator[IdentityProvider]:
+    running = IdentityProvider()
+    running.keys["k1"] = rsa_key
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def jwks_url(provider: IdentityProvider) -> str:
+    return provider.url
 
 
 @pytest.fixture
@@ -170,3 +204,104 @@ async def test_a_verified_token_is_not_verified_again(
 
     monkeypatch.setattr(jwt, "decode", no_second_verification)
     assert await hs_verifier.owner_of(token) == "alice"
+
+
+def signed(key: rsa.RSAPrivateKey, kid: str, **overrides: Any) -> str:
+    return jwt.encode(claims(**overrides), key, "RS256", headers={"kid": kid})
+
+
+async def test_a_key_withdrawn_by_the_provider_stops_working_within_the_ttl(
+    provider: IdentityProvider, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    keys = JwksKeys(provider.url, ttl=0.5, refetch_interval=0.1)
+    assert await keys.key_for(signed(rsa_key, "k1")) is not None
+    del provider.keys["k1"]
+    assert await keys.key_for(signed(rsa_key, "k1")) is not None  # the set is still fresh
+    await asyncio.sleep(0.6)
+    with pytest.raises(UnknownSigningKeyError):
+        await keys.key_for(signed(rsa_key, "k1"))
+
+
+async def test_keys_expire_with_their_set_while_the_provider_is_down(
+    provider: IdentityProvider, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    keys = JwksKeys(provider.url, ttl=0.5, refetch_interval=0.1)
+    assert await keys.key_for(signed(rsa_key, "k1")) is not None
+    provider.up = False
+    await asyncio.sleep(0.6)
+    with pytest.raises(UnknownSigningKeyError):  # never trusted forever
+        await keys.key_for(signed(rsa_key, "k1"))
+    provider.up = True
+    await asyncio.sleep(0.1)
+    assert await keys.key_for(signed(rsa_key, "k1")) is not None  # back once it is
+
+
+async def test_a_rotated_in_key_is_fetched_when_a_token_names_it(
+    provider: IdentityProvider, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    keys = JwksKeys(provider.url, refetch_interval=0.2)
+    assert await keys.key_for(signed(rsa_key, "k1")) is not None
+    newer = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    provider.keys["k2"] = newer
+    await asyncio.sleep(0.25)  # fetches start at most once per refetch interval
+    found = await keys.key_for(signed(newer, "k2"))
+    assert found.public_numbers() == newer.public_key().public_numbers()
+
+
+async def test_unknown_key_ids_while_the_provider_is_down_are_refused_at_once(
+    provider: IdentityProvider, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    verifier = TokenVerifier(Settings(jwt_algorithms=["RS256"], jwt_jwks_url=provider.url))
+    assert await verifier.owner_of(signed(rsa_key, "k1")) == "alice"
+    provider.up, provider.delay = False, 2.0  # down, and slow to say so
+    fetches = provider.fetches
+    forged = [signed(rsa_key, f"made-up-{i}", sub=f"u{i}") for i in range(200)]
+
+    started = time.monotonic()
+    refusals = await asyncio.gather(*(rejected(verifier, token) for token in forged))
+
+    # One fetch was tried (the provider may have rotated its keys), bounded by the fetch
+    # timeout; every other request was refused without waiting for one of its own.
+    assert provider.fetches - fetches <= 1
+    assert time.monotonic() - started < 4.0
+    assert {r.message for r in refusals} == {"invalid token: the token's signing key is not known"}
+    started = time.monotonic()
+    await rejected(verifier, signed(rsa_key, "made-up-again"))
+    assert time.monotonic() - started < 0.2  # within the refetch interval: no fetch at all
+    assert await verifier.owner_of(signed(rsa_key, "k1", sub="still")) == "still"
+
+
+async def test_refusals_say_what_was_wrong_in_words_of_ours(hs_verifier: TokenVerifier) -> None:
+    cases = {
+        jwt.encode(claims(exp=int(time.time()) - 3600), SECRET, "HS256"): "has expired",
+        jwt.encode(claims(aud="other"), SECRET, "HS256"): "not meant for this service",
+        jwt.encode(claims(iss="evil"), SECRET, "HS256"): "not issued by the expected issuer",
+        jwt.encode(claims(sub=None), SECRET, "HS256"): "lacks a required claim",
+        jwt.encode(claims(), "another-secret-of-decent-length!!", "HS256"): "does not verify",
+        "not.a.token": "not a well-formed JWT",
+    }
+    for token, words in cases.items():
+        refusal = await rejected(hs_verifier, token)
+        assert words in refusal.message, (refusal.message, words)
+
+
+@pytest.mark.parametrize(
+    ("secret", "allowed", "refused"),
+    [
+        ("s" * 31, False, "at least 32 bytes"),
+        (DEVELOPMENT_SECRET, False, "public development secret"),
+        (DEVELOPMENT_SECRET, True, None),
+        ("s" * 32, False, None),
+    ],
+)
+def test_weak_or_public_secrets_are_refused_at_start_up(
+    secret: str, allowed: bool, refused: str | None
+) -> None:
+    settings = Settings(jwt_secret=secret, jwt_allow_development_secret=allowed)
+    if refused is None:
+        TokenVerifier(settings)
+        return
+    with pytest.raises(ValueError, match=refused):
+        TokenVerifier(settings)
+    with pytest.raises(ValueError, match=refused):  # a previous secret too
+        TokenVerifier(Settings(jwt_secret="s" * 40, jwt_previous_secret=secret))

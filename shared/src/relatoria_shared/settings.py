@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     jwt_issuer: str = "relatoria"
     jwt_audience: str = "relatoria"
     jwt_leeway_seconds: int = Field(default=30, ge=0)
+    # Accept the public development secret of `.env.dev` (development machines only).
+    jwt_allow_development_secret: bool = False
 
     # Request limits (BFF)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

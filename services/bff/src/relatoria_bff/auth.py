@@ -1,11 +1,15 @@
 """Bearer JWT verification with PyJWT.
 
 The accepted algorithms come from configuration, never from the token: HS* with a shared
-secret (development) or RS*/ES* with keys from a JWKS URL (production). Issuer, audience,
-expiry and subject are required. The owner of a report is the token's `sub`.
+secret (development) or RS*/ES* with keys from a JWKS URL (production, see `jwks`).
+Issuer, audience, expiry and subject are required. The owner of a report is the token's
+`sub`. A refusal says what was wrong in words of ours, never the library's text.
+
+HMAC secrets shorter than `MIN_SECRET_BYTES` are refused at start-up, and so is the
+development secret of `.env.dev` unless `jwt_allow_development_secret` is set (as
+`.env.dev` itself does).
 """
 
-import asyncio
 import re
 import time
 from collections import OrderedDict
@@ -14,9 +18,27 @@ from typing import Any
 import jwt
 
 from relatoria_bff.errors import ApiError
+from relatoria_bff.jwks import JwksKeys, UnknownSigningKeyError
 from relatoria_shared.settings import Settings
 
 _REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+MIN_SECRET_BYTES = 32
+"""RFC 7518 3.2: an HS256 key at least as long as the hash's output."""
+DEVELOPMENT_SECRET = "dev-only-secret-change-me-in-every-real-deployment"  # noqa: S105 - refused
+"""The secret committed in `.env.dev` (and the Compose example): public, so never trusted
+unless development is declared."""
+# What a refusal says, by PyJWT's exception (most specific first).
+_REFUSALS: tuple[tuple[type[Exception], str], ...] = (
+    (jwt.ExpiredSignatureError, "the token has expired"),
+    (jwt.ImmatureSignatureError, "the token is not valid yet"),
+    (jwt.InvalidAudienceError, "the token is not meant for this service"),
+    (jwt.InvalidIssuerError, "the token was not issued by the expected issuer"),
+    (jwt.MissingRequiredClaimError, "the token lacks a required claim (exp, iss, aud, sub)"),
+    (jwt.InvalidAlgorithmError, "the token is signed with an algorithm not accepted here"),
+    (jwt.InvalidSignatureError, "the token's signature does not verify"),
+    (UnknownSigningKeyError, "the token's signing key is not known"),
+    (jwt.DecodeError, "the token is not a well-formed JWT"),
+)
 VERIFIED_TOKENS_KEPT = 4096
 """Tokens remembered once verified (a client sends the same one with every request)."""
 REMEMBERED_SECONDS = 300.0
@@ -41,7 +63,7 @@ class TokenVerifier:
         self._verified: OrderedDict[str, tuple[str, float]] = OrderedDict()
         # HMAC: the current secret, then the previous one while a rotation is under way.
         self._secrets: list[str] = []
-        self._jwks: jwt.PyJWKClient | None = None
+        self._jwks: JwksKeys | None = None
         if settings.uses_hmac:
             if settings.jwt_secret is None:
                 raise ValueError("RELATORIA_JWT_SECRET is required for HS* algorithms")
@@ -50,12 +72,12 @@ class TokenVerifier:
                 for secret in (settings.jwt_secret, settings.jwt_previous_secret)
                 if secret is not None
             ]
+            for secret in self._secrets:
+                _check_secret(secret, settings.jwt_allow_development_secret)
         else:
             if not settings.jwt_jwks_url:
                 raise ValueError("RELATORIA_JWT_JWKS_URL is required for asymmetric algorithms")
-            self._jwks = jwt.PyJWKClient(
-                settings.jwt_jwks_url, cache_keys=True, lifespan=300, timeout=3
-            )
+            self._jwks = JwksKeys(settings.jwt_jwks_url)
 
     async def owner_of(self, token: str) -> str:
         """The subject of a valid token; raises a 401 `ApiError` otherwise.
@@ -72,8 +94,8 @@ class TokenVerifier:
             del self._verified[token]
         try:
             claims = await self._verified_claims(token)
-        except jwt.PyJWTError as exc:
-            raise unauthorized(f"invalid token: {exc}") from None
+        except (jwt.PyJWTError, UnknownSigningKeyError) as exc:
+            raise unauthorized(f"invalid token: {_refusal(exc)}") from None
         subject = claims.get("sub")
         if not isinstance(subject, str) or not _SUBJECT.match(subject):
             raise unauthorized("invalid token: the subject must be 1-255 printable characters")
@@ -109,9 +131,25 @@ class TokenVerifier:
 
     async def _jwks_key(self, token: str) -> Any:
         assert self._jwks is not None
-        # PyJWKClient fetches over blocking urllib (cached afterwards): keep it off the loop.
-        signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
-        return signing_key.key
+        return await self._jwks.key_for(token)
+
+
+def _refusal(exc: Exception) -> str:
+    for kind, words in _REFUSALS:
+        if isinstance(exc, kind):
+            return words
+    return "the token could not be verified"
+
+
+def _check_secret(secret: str, development_allowed: bool) -> None:
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(f"RELATORIA_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
+    if secret == DEVELOPMENT_SECRET and not development_allowed:
+        raise ValueError(
+            "RELATORIA_JWT_SECRET is the public development secret of .env.dev; set a secret "
+            "of your own (or RELATORIA_JWT_ALLOW_DEVELOPMENT_SECRET=true on a development "
+            "machine)"
+        )
 
 
 def issue_token(settings: Settings, subject: str, ttl_seconds: int = 3600) -> str:
