@@ -4,13 +4,11 @@ failure paths, and where small reports are rendered."""
 import threading
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
 import pytest
 
 from relatoria_shared.connections import Connections, open_connections
-from relatoria_shared.db.jobs import PgJobRepository
 from relatoria_shared.db.requests import PgRequestRepository
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.formats import ReportFormat
@@ -18,13 +16,11 @@ from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.domain.table import TableData
 from relatoria_shared.settings import Settings
-from relatoria_shared.transitions.jobs import JobTransitions
 from relatoria_worker.artifact_builder import ON_LOOP_CELLS
-from relatoria_worker.job_runner import JobRunner
 from relatoria_worker.metrics import Outcome, WorkerMetrics
 from relatoria_worker.renderers.base import RenderStats
 from relatoria_worker.renderers.xlsx import XlsxRenderer
-from relatoria_worker.worker import create_job_runner, render_executors
+from relatoria_worker.worker import job_runner_on, render_executors
 from tests.support.requests import new_report, record
 
 pytestmark = pytest.mark.integration
@@ -40,31 +36,12 @@ async def connections(own_settings: Settings) -> AsyncIterator[Connections]:
         yield opened
 
 
-def _runner(
-    connections: Connections, executors: dict[Lane, ThreadPoolExecutor], metrics: WorkerMetrics
-) -> JobRunner:
-    settings = connections.settings
-    return create_job_runner(
-        settings,
-        transitions=JobTransitions(
-            PgJobRepository(connections.pool),
-            connections.announcer(metrics),
-            worker_id=settings.worker_id,
-            lease=settings.lease,
-            retention=settings.artifact_retention,
-        ),
-        store=connections.store,
-        executors=executors,
-        metrics=metrics,
-    )
-
-
 async def test_storage_failure_ends_as_storage_error_with_a_message_for_users(
     connections: Connections,
 ) -> None:
     metrics = WorkerMetrics()
     executors = render_executors(connections.settings)
-    runner = _runner(connections, executors, metrics)
+    runner = job_runner_on(connections, connections.announcer(metrics), executors, metrics)
     requests = PgRequestRepository(connections.pool)
     recorded = await record(requests, new_report("runner", max_attempts=1, fmt=ReportFormat.XLSX))
     try:
@@ -109,7 +86,8 @@ async def test_a_tiny_report_renders_on_the_event_loop_and_a_larger_one_in_a_thr
     async with open_connections(settings) as connections:
         requests = PgRequestRepository(connections.pool)
         executors = render_executors(settings)
-        runner = _runner(connections, executors, WorkerMetrics())
+        metrics = WorkerMetrics()
+        runner = job_runner_on(connections, connections.announcer(metrics), executors, metrics)
         rendered_in: dict[str, int] = {}
         try:
             for name, table in tables.items():

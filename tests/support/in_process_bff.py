@@ -10,11 +10,14 @@ from relatoria_shared.settings import Settings
 
 
 @asynccontextmanager
-async def in_process_bff(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def in_process_bff(
+    settings: Settings, *, raise_app_exceptions: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a BFF built from `settings`, its connections opened and closed around
-    the block as a server's lifespan does."""
+    the block as a server's lifespan does. With `raise_app_exceptions` false, an unhandled
+    error is answered as a server answers it (a 500) instead of raised in the test."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
         async with httpx.AsyncClient(transport=transport, base_url="http://bff") as client:
             yield client

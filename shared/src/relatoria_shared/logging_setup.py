@@ -3,7 +3,8 @@
 Every line carries the context bound with `log_context` (the request id, owner, worker and
 attempt of the work in hand) and the current `trace_id`, so one request's trail can be
 read across the BFF and the workers. Callers log ids, codes and counts: never tokens,
-connection strings or report data.
+connection strings or report data; the messages of database errors, which may quote report
+data, are withheld from logged tracebacks (`exception_text`).
 """
 
 import contextlib
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, TextIO
 
+from relatoria_shared.exception_text import format_exception
 from relatoria_shared.tracing import current_trace_id
 
 _CONTEXT: ContextVar[MappingProxyType[str, object]] = ContextVar(
@@ -69,8 +71,8 @@ class JsonFormatter(logging.Formatter):
         }
         document.update(_context_fields())
         document.update({k: v for k, v in vars(record).items() if k not in _RESERVED})
-        if record.exc_info:
-            document["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            document["exception"] = format_exception(record.exc_info[1])
         return json.dumps(document, default=str)
 
 
@@ -87,8 +89,8 @@ class ConsoleFormatter(logging.Formatter):
         extras = " ".join(f"{k}={v}" for k, v in fields.items())
         stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         line = f"{stamp} {record.levelname:<7} {self.service:<6} {record.getMessage()} {extras}"
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            line += "\n" + format_exception(record.exc_info[1])
         return line.rstrip()
 
 

@@ -22,6 +22,7 @@ from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.metrics_registry import process_registry
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
+from relatoria_shared.transitions.announce import Announcer
 from relatoria_shared.transitions.jobs import JobTransitions
 from relatoria_shared.transitions.maintenance import MaintenanceTransitions
 from relatoria_worker import glibc_malloc
@@ -98,19 +99,7 @@ async def _serve(
     stop: asyncio.Event,
 ) -> None:
     announcer = connections.announcer(metrics)
-    runner = create_job_runner(
-        settings,
-        transitions=JobTransitions(
-            PgJobRepository(connections.pool),
-            announcer,
-            worker_id=settings.worker_id,
-            lease=settings.lease,
-            retention=settings.artifact_retention,
-        ),
-        store=connections.store,
-        executors=executors,
-        metrics=metrics,
-    )
+    runner = job_runner_on(connections, announcer, executors, metrics)
     settle_garbage_collector()
     sweeper = Sweeper(
         settings=settings,
@@ -165,6 +154,29 @@ async def _serve(
     await _drain(in_flight, runner, settings.shutdown_grace_seconds)
     for task in (sweeping, trimming, *polling):
         task.cancel()
+
+
+def job_runner_on(
+    connections: Connections,
+    announcer: Announcer,
+    executors: dict[Lane, ThreadPoolExecutor],
+    metrics: WorkerMetrics,
+) -> JobRunner:
+    """The job runner of this worker identity (`worker_id`) on opened connections."""
+    settings = connections.settings
+    return create_job_runner(
+        settings,
+        transitions=JobTransitions(
+            PgJobRepository(connections.pool),
+            announcer,
+            worker_id=settings.worker_id,
+            lease=settings.lease,
+            retention=settings.artifact_retention,
+        ),
+        store=connections.store,
+        executors=executors,
+        metrics=metrics,
+    )
 
 
 def create_job_runner(
