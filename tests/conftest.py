@@ -228,6 +228,8 @@ def own_settings(settings: Settings) -> Iterator[Settings]:
                 "database_url": SecretStr(own),
                 "amqp_namespace": f"{settings.amqp_namespace}-{suffix}",
                 "redis_prefix": f"{settings.redis_prefix}{suffix}:",
+                # The cleanup removes files no request of its database needs.
+                "s3_key_prefix": f"{settings.s3_key_prefix}{suffix}/",
             }
         )
         yield isolated

@@ -13,7 +13,13 @@ import httpx
 import pytest
 
 from tests.support.api import COLUMNS, table_request
-from tests.support.cluster import TERMINAL, Cluster, post, wait_status
+from tests.support.cluster import (
+    TERMINAL,
+    Cluster,
+    assert_only_the_recorded_file,
+    post,
+    wait_status,
+)
 
 pytestmark = pytest.mark.chaos
 
@@ -33,7 +39,7 @@ async def test_committed_but_never_published_request_completes(
     cluster.start_worker()
     done = await wait_status(client, str(rid), TERMINAL, seconds=30)
     assert done["status"] == "done"
-    assert cluster.s3_keys(str(rid)) == [f"reports/{rid}.csv"]
+    assert_only_the_recorded_file(cluster, done)
 
 
 async def test_a_new_request_wakes_an_idle_worker_at_once(

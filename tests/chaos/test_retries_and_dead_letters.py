@@ -2,12 +2,11 @@
 replay brings it back and, once the fault is gone, it completes."""
 
 import asyncio
-import os
-import subprocess
-import sys
+import uuid
 from datetime import datetime
 
 import aio_pika
+import asyncpg
 import httpx
 import pytest
 
@@ -17,19 +16,6 @@ from tests.support.api import table_request
 from tests.support.cluster import TERMINAL, Cluster, post, status_of, wait_status
 
 pytestmark = pytest.mark.chaos
-
-
-def admin(cluster: Cluster, *args: str) -> str:
-    """Run `relatoria-admin` against the cluster, as an operator would."""
-    result = subprocess.run(
-        [sys.executable, "-m", "relatoria_worker.admin", *args],
-        env={**os.environ, **cluster.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout
 
 
 async def dead_letters(cluster: Cluster) -> list[DeadLetter]:
@@ -79,32 +65,36 @@ async def test_retryable_failure_backs_off_dead_letters_and_replays(
     assert (letter.error_code, letter.attempts) == ("STORAGE_ERROR", cluster.settings.max_attempts)
     assert letter.first_failed_at
     assert letter.last_failed_at
-    assert rid in admin(cluster, "dead-letters", "list")
+    assert rid in cluster.admin("dead-letters", "list")
 
     cluster.s3().create_bucket(Bucket=missing)  # the fault is gone
-    assert "replayed 1" in admin(cluster, "dead-letters", "replay", "--id", rid)
+    assert "replayed 1" in cluster.admin("dead-letters", "replay", "--id", rid)
     done = await wait_status(client, rid, TERMINAL, seconds=30)
     assert done["status"] == "done"
     assert done["attempts"] == 1  # a fresh round of attempts
     # Idempotent. (Not --all: the test database holds other tests' failed requests.)
-    assert "replayed 0" in admin(cluster, "dead-letters", "replay", "--id", rid)
+    assert "replayed 0" in cluster.admin("dead-letters", "replay", "--id", rid)
     assert [d for d in await dead_letters(cluster) if str(d.request_id) == rid] == []
 
 
 async def test_discarding_a_dead_letter_removes_it_and_leaves_the_request_failed(
-    cluster: Cluster, client: httpx.AsyncClient
+    cluster: Cluster, client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
     cluster.start_worker(RELATORIA_S3_BUCKET=f"{cluster.settings.s3_bucket}-never")
-    rid = await post(client, table_request("csv", [["a", 1, 1.0, True, None, None]]))
+    sentinel = f"sentinela-{uuid.uuid4().hex[:8]}"
+    rid = await post(client, table_request("csv", [[sentinel, 1, 1.0, True, None, None]]))
     failed = await wait_status(client, rid, TERMINAL, seconds=30)
     assert failed["status"] == "error"
     assert [str(d.request_id) for d in await dead_letters(cluster)].count(rid) == 1
+    cells = "SELECT parameters::text FROM report_requests WHERE id = $1"
+    assert sentinel in await db.fetchval(cells, uuid.UUID(rid))  # kept for a replay
 
-    assert "discarded 0" in admin(cluster, "dead-letters", "discard", "--code", "TOO_LARGE")
-    assert "discarded 1" in admin(cluster, "dead-letters", "discard", "--code", "STORAGE_ERROR")
+    assert "discarded 0" in cluster.admin("dead-letters", "discard", "--code", "TOO_LARGE")
+    assert "discarded 1" in cluster.admin("dead-letters", "discard", "--code", "STORAGE_ERROR")
     assert [d for d in await dead_letters(cluster) if str(d.request_id) == rid] == []
     assert (await status_of(client, rid))["status"] == "error"  # as its owner sees it
-    assert "discarded 0" in admin(cluster, "dead-letters", "discard", "--id", rid)
+    assert sentinel not in await db.fetchval(cells, uuid.UUID(rid))  # no replay will need it
+    assert "discarded 0" in cluster.admin("dead-letters", "discard", "--id", rid)
 
 
 async def test_a_poison_message_is_dead_lettered_not_looped(cluster: Cluster) -> None:

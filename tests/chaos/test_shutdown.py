@@ -6,7 +6,15 @@ import httpx
 import pytest
 
 from tests.support.api import table_request
-from tests.support.cluster import TERMINAL, Cluster, long_pdf, post, wait_processing, wait_status
+from tests.support.cluster import (
+    TERMINAL,
+    Cluster,
+    assert_only_the_recorded_file,
+    long_pdf,
+    post,
+    wait_processing,
+    wait_status,
+)
 
 pytestmark = pytest.mark.chaos
 
@@ -39,4 +47,4 @@ async def test_job_past_the_grace_period_is_handed_back_and_finished_elsewhere(
     for report in (rid, waiting):
         done = await wait_status(client, report, TERMINAL, seconds=60)
         assert (done["status"], done["attempts"]) == ("done", 1)
-    assert cluster.s3_keys(rid) == [f"reports/{rid}.pdf"]
+        assert_only_the_recorded_file(cluster, done)

@@ -11,6 +11,7 @@ import pytest
 from tests.support.cluster import (
     TERMINAL,
     Cluster,
+    assert_only_the_recorded_file,
     long_pdf,
     post,
     status_of,
@@ -39,7 +40,7 @@ async def test_sigkill_mid_render_is_finished_by_another_worker(
     # statement PostgreSQL had already received, blocked on our lock) completed once the
     # lock was gone: either way one object, the one recorded.
     assert done["attempts"] in (1, 2)
-    assert cluster.s3_keys(rid) == [f"reports/{rid}.pdf"]
+    assert_only_the_recorded_file(cluster, done)
     # About the lease (3 s in tests) plus a sweep interval: seconds, not minutes.
     lease = cluster.settings.lease_seconds
     assert picked_up_after < lease + 5
@@ -56,7 +57,6 @@ async def test_sigkill_after_upload_before_done_leaves_one_object(
     lock = db.transaction()
     await lock.start()
     await db.execute("SELECT 1 FROM report_requests WHERE id = $1 FOR UPDATE", uuid.UUID(rid))
-    s3 = cluster.s3()
     deadline = time.monotonic() + 30
     while not cluster.s3_keys(rid):
         assert time.monotonic() < deadline, "the worker never uploaded"
@@ -75,9 +75,7 @@ async def test_sigkill_after_upload_before_done_leaves_one_object(
     # statement PostgreSQL had already received, blocked on our lock) completed once the
     # lock was gone: either way one object, the one recorded.
     assert done["attempts"] in (1, 2)
-    assert cluster.s3_keys(rid) == [f"reports/{rid}.pdf"]
-    head = s3.head_object(Bucket=cluster.settings.s3_bucket, Key=f"reports/{rid}.pdf")
-    assert head["ContentLength"] == done["result"]["sizeBytes"]
+    assert_only_the_recorded_file(cluster, done)
 
 
 async def test_a_job_that_kills_its_worker_every_time_ends_as_error(

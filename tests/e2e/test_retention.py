@@ -3,6 +3,7 @@ cleanup, then read through the real BFF (status, download, cancel), the Redis ca
 S3 (the moto server)."""
 
 import asyncio
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -87,8 +88,12 @@ async def versions(db: asyncpg.Connection, documents: list[dict[str, Any]]) -> d
     return {str(row["id"]): row["version"] for row in rows}
 
 
-def key_of(settings: Settings, document: dict[str, Any]) -> str:
-    return f"{settings.s3_key_prefix}{document['requestId']}.csv"
+async def key_of(db: asyncpg.Connection, document: dict[str, Any]) -> str:
+    """The key of the file the report recorded (kept on the row after it expires)."""
+    key: str = await db.fetchval(
+        "SELECT object_key FROM report_requests WHERE id = $1", uuid.UUID(document["requestId"])
+    )
+    return key
 
 
 async def drain(admin: Admin) -> None:
@@ -145,7 +150,7 @@ async def test_cleanup_expires_due_reports_once_and_leaves_the_others(
         assert body["code"] == "REPORT_EXPIRED"
         assert {"message", "path"} <= body.keys()
         assert (
-            await asyncio.to_thread(admin.connections.store.head, key_of(settings, document))
+            await asyncio.to_thread(admin.connections.store.head, await key_of(db, document))
             is None
         )
         cancel = await client.delete(f"/v1/reports/{rid}", headers=headers)
@@ -160,11 +165,18 @@ async def test_cleanup_expires_due_reports_once_and_leaves_the_others(
     assert (await versions(db, [kept]))[kept["requestId"]] == before[kept["requestId"]]
     still = await client.get(f"/v1/reports/{kept['requestId']}/download", headers=headers)
     assert still.status_code == 302
-    assert await asyncio.to_thread(admin.connections.store.head, key_of(settings, kept)) is not None
+    assert await asyncio.to_thread(admin.connections.store.head, await key_of(db, kept)) is not None
 
     # Again: nothing to do, nothing changed.
     after = await versions(db, [due, kept, unstamped])
-    assert await cleanup_of(admin).run_once() == CleanupResult(expired=0, failed=0, batches=1)
+    assert await cleanup_of(admin).run_once() == CleanupResult(
+        expired=0,
+        failed=0,
+        batches=1,
+        orphans_removed=0,
+        orphans_left=0,
+        parameters_deleted=0,
+    )
     assert await versions(db, [due, kept, unstamped]) == after
 
 
@@ -184,7 +196,7 @@ async def test_concurrent_cleanups_expire_each_report_once(
     assert await versions(db, documents) == {rid: v + 1 for rid, v in before.items()}
     for document in documents:
         assert (
-            await asyncio.to_thread(admin.connections.store.head, key_of(settings, document))
+            await asyncio.to_thread(admin.connections.store.head, await key_of(db, document))
             is None
         )
 
@@ -194,6 +206,7 @@ class CrashAfterDeleting:
 
     def __init__(self, store: ObjectStore) -> None:
         self.store = store
+        self.list_page = store.list_page
 
     def delete(self, key: str) -> None:
         self.store.delete(key)
@@ -202,6 +215,9 @@ class CrashAfterDeleting:
 
 class FailingStore:
     """An ObjectStore whose deletes fail as an S3 outage would."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.list_page = store.list_page
 
     def delete(self, key: str) -> None:
         raise StorageError("the report file could not be deleted")
@@ -215,23 +231,61 @@ async def test_a_cleanup_killed_after_deleting_is_finished_by_the_next(
     await expire(db, [document])
     before = await versions(db, [document])
 
-    failing = await cleanup_of(admin, store=FailingStore()).run_once()
+    failing = await cleanup_of(admin, store=FailingStore(admin.connections.store)).run_once()
     assert (failing.expired, failing.failed) == (0, 1)
     assert await versions(db, [document]) == before  # still done, the file still there
     assert (
-        await asyncio.to_thread(admin.connections.store.head, key_of(settings, document))
+        await asyncio.to_thread(admin.connections.store.head, await key_of(db, document))
         is not None
     )
 
     with pytest.raises(SystemError):
         await cleanup_of(admin, store=CrashAfterDeleting(admin.connections.store)).run_once()
     assert await versions(db, [document]) == before  # rolled back: still done
-    assert await asyncio.to_thread(admin.connections.store.head, key_of(settings, document)) is None
+    assert await asyncio.to_thread(admin.connections.store.head, await key_of(db, document)) is None
 
     repaired = await cleanup_of(admin).run_once()  # the object is gone already: fine
     assert (repaired.expired, repaired.failed) == (1, 0)
     status = await client.get(f"/v1/reports/{document['requestId']}", headers=bearer(USER))
     assert status.json()["status"] == "expired"
+
+
+class SlowDeletes:
+    """An ObjectStore whose deletes wait until released (S3 answering slowly)."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.store = store
+        self.list_page = store.list_page
+        self.deleting = threading.Event()
+        self.release = threading.Event()
+
+    def delete(self, key: str) -> None:
+        self.deleting.set()
+        self.release.wait(30)
+        self.store.delete(key)
+
+
+async def test_no_row_is_locked_while_s3_deletes(
+    client: httpx.AsyncClient, admin: Admin, db: asyncpg.Connection
+) -> None:
+    (document,) = await finished_reports(client, 1)
+    await drain(admin)
+    await expire(db, [document])
+    store = SlowDeletes(admin.connections.store)
+    cleanup = asyncio.create_task(cleanup_of(admin, store=store).run_once())
+    try:
+        assert await asyncio.to_thread(store.deleting.wait, 30)
+        # A cancel (or any writer) of that row is not held up by the slow delete.
+        async with db.transaction():
+            locked = await db.fetchval(
+                "SELECT id FROM report_requests WHERE id = $1 FOR UPDATE NOWAIT",
+                uuid.UUID(document["requestId"]),
+            )
+        assert str(locked) == document["requestId"]
+    finally:
+        store.release.set()
+    result = await cleanup
+    assert (result.expired, result.failed) == (1, 0)
 
 
 class OneKeyRefused:
@@ -240,6 +294,7 @@ class OneKeyRefused:
     def __init__(self, store: ObjectStore, refused: str) -> None:
         self.store = store
         self.refused = refused
+        self.list_page = store.list_page
 
     def delete(self, key: str) -> None:
         if key == self.refused:
@@ -258,7 +313,7 @@ async def test_a_file_that_cannot_be_deleted_does_not_hold_up_the_others(
         "UPDATE report_requests SET expires_at = now() - interval '1 day' WHERE id = $1",
         uuid.UUID(stuck["requestId"]),
     )
-    store = OneKeyRefused(admin.connections.store, key_of(settings, stuck))
+    store = OneKeyRefused(admin.connections.store, await key_of(db, stuck))
 
     result = await cleanup_of(admin, store=store, batch=2).run_once()
 

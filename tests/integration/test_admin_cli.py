@@ -96,7 +96,8 @@ class Rows:
         return await self.maintenance.get(report_id)
 
     async def cancel(self, report_id: uuid.UUID, owner: str) -> ReportRecord | None:
-        return await self.requests.cancel(report_id, owner)
+        cancelled = await self.requests.cancel(report_id, owner)
+        return None if cancelled is None else cancelled.record
 
 
 @pytest.fixture

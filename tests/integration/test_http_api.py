@@ -1,5 +1,6 @@
 """The HTTP contract of the running BFF: validation, idempotency, auth, listing, limits."""
 
+import base64
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -265,11 +266,28 @@ async def test_listing_pages_newest_first_and_filters_by_status(client: httpx.As
     assert all(item["downloadUrl"] for item in done["items"])
     queued = (await client.get("/v1/reports", params={"status": "queued"}, headers=headers)).json()
     assert queued["items"] == []
-    bad = await client.get("/v1/reports", params={"cursor": "garbage"}, headers=headers)
-    assert (bad.status_code, bad.json()["code"]) == (400, "INVALID_CURSOR")
+    for tampered in TAMPERED_CURSORS:
+        bad = await client.get("/v1/reports", params={"cursor": tampered}, headers=headers)
+        assert (bad.status_code, bad.json()["code"]) == (400, "INVALID_CURSOR"), tampered
+    # The connection that carried them is still good.
+    assert (await client.get("/v1/reports", headers=headers)).status_code == 200
     assert (
         await client.get("/v1/reports", params={"status": "nope"}, headers=headers)
     ).status_code == 422
+
+
+def _cursor_of(data: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+TAMPERED_CURSORS = [
+    "garbage",
+    _cursor_of({"c": "2026-01-01T00:00:00+00:00", "i": 5}),  # fields of the wrong types
+    _cursor_of({"c": "2026-01-01T00:00:00+00:00", "i": ["x"]}),
+    _cursor_of({"c": 1.5, "i": "00000000-0000-0000-0000-000000000000"}),
+    _cursor_of(["2026-01-01T00:00:00+00:00", "00000000-0000-0000-0000-000000000000"]),
+    _cursor_of({"c": "0001-01-01T00:00:00+14:00", "i": "00000000-0000-0000-0000-000000000000"}),
+]
 
 
 async def test_catalog_health_and_docs(client: httpx.AsyncClient) -> None:

@@ -19,11 +19,12 @@ from relatoria_shared.db.requests import PgRequestRepository
 from relatoria_shared.db.wake_channel import WAKE_CHANNEL
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.domain.report import Artifact, Progress
+from relatoria_shared.domain.report import Artifact, Progress, ReportRecord
 from relatoria_shared.domain.request_errors import PostRateExceeded, TooManyInFlight
 from relatoria_shared.messaging.contract import DeadLetter, JobMessage
 from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.settings import Settings
+from relatoria_shared.transitions.announce import Announcer, Messenger
 from relatoria_shared.transitions.jobs import JobTransitions
 from relatoria_shared.transitions.maintenance import MaintenanceTransitions
 from relatoria_shared.transitions.requests import RequestTransitions
@@ -193,7 +194,58 @@ async def test_cancel_is_mirrored(connections: Connections) -> None:
     assert await bff.cancel(rid, "someone-else") is None
     cancelled = await bff.cancel(rid, "canceller")
     assert cancelled is not None
+    assert cancelled.recorded_key is None  # it had no file
     cached = await connections.cache.get(rid)
     assert cached is not None
     assert (cached.body["status"], cached.body["errorCode"]) == ("cancelled", "CANCELLED")
     assert await bff.cancel(uuid.uuid4(), "canceller") is None
+
+
+class WakesFailingFor:
+    """The real messenger, except that waking one request fails unexpectedly (a channel
+    error nobody anticipated)."""
+
+    def __init__(self, messenger: Messenger, report_id: uuid.UUID) -> None:
+        self._messenger = messenger
+        self._report_id = report_id
+
+    async def wake(self, record: ReportRecord) -> None:
+        if record.id == self._report_id:
+            raise RuntimeError("the channel broke")
+        await self._messenger.wake(record)
+
+    async def park(self, record: ReportRecord, delay_seconds: float) -> None:
+        await self._messenger.park(record, delay_seconds)
+
+    async def dead_letter(self, record: ReportRecord) -> None:
+        await self._messenger.dead_letter(record)
+
+
+async def test_the_sweepers_pass_goes_on_past_a_request_whose_wake_up_fails(
+    connections: Connections,
+) -> None:
+    settings = connections.settings
+    bff = RequestTransitions(
+        PgRequestRepository(connections.pool), connections.announcer(BffMetrics()), GENEROUS
+    )
+    ids = [(await bff.accept(new_report(f"swept-{i}"))).record.id for i in range(3)]
+    jobs = jobs_of(connections, WorkerMetrics(), "w-dead")  # holds no liveness lock: "dead"
+    for _ in ids:
+        assert await jobs.claim_next(Lane.INTERACTIVE) is not None
+    work = Topology(settings.amqp_namespace).work_queue(Lane.INTERACTIVE)
+    await queued_messages(settings, work)
+    announcer = Announcer(
+        connections.cache, WakesFailingFor(connections.messenger(), ids[0]), WorkerMetrics()
+    )
+    maintenance = MaintenanceTransitions(
+        PgMaintenanceRepository(connections.pool), announcer, settings.retry_policy, settings.lease
+    )
+
+    assert await maintenance.take_back_abandoned(10) == (3, 0)
+
+    woken = {JobMessage.decode(b).request_id for b in await queued_messages(settings, work)}
+    assert woken == set(ids[1:])
+    for rid in ids:  # all three queued again, and mirrored as such
+        cached = await connections.cache.get(rid)
+        assert cached is not None
+        assert cached.body["status"] == "queued"

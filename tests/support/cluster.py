@@ -2,8 +2,12 @@
 
 import asyncio
 import contextlib
+import hashlib
 import json
+import os
 import random
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -66,6 +70,18 @@ class Cluster:
         self.stop_workers()
         self.bff.stop()
 
+    def admin(self, *args: str) -> str:
+        """Run `relatoria-admin` against the cluster, as an operator would; its output."""
+        result = subprocess.run(
+            [sys.executable, "-m", "relatoria_worker.admin", *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return result.stdout
+
     def s3_keys(self, report_id: str) -> list[str]:
         """The objects stored for one request."""
         listed = self.s3().list_objects_v2(
@@ -82,6 +98,16 @@ class Cluster:
             aws_secret_access_key="testing",
             region_name=self.settings.s3_region,
         )
+
+
+def assert_only_the_recorded_file(cluster: Cluster, document: dict[str, Any]) -> None:
+    """After a cleanup pass, the one object stored for a done report is the file it
+    recorded, intact (attempts that were cut short may have left theirs until then)."""
+    cluster.admin("cleanup")
+    (key,) = cluster.s3_keys(document["requestId"])
+    body = cluster.s3().get_object(Bucket=cluster.settings.s3_bucket, Key=key)["Body"].read()
+    assert len(body) == document["result"]["sizeBytes"]
+    assert hashlib.sha256(body).hexdigest() == document["result"]["sha256"]
 
 
 def http_client(cluster: Cluster) -> httpx.AsyncClient:
@@ -111,10 +137,16 @@ def isolated_cluster(settings: Settings, env: dict[str, str], logs: Path) -> Ite
     another test would otherwise take over this cluster's jobs. `env` gives the settings
     of its processes (`settings_env` of `settings`, plus overrides)."""
     url = make_url(settings.database_url.get_secret_value())
-    name = f"{url.database}_{uuid.uuid4().hex[:6]}"
+    suffix = uuid.uuid4().hex[:6]
+    name = f"{url.database}_{suffix}"
+    # Its own key prefix too: a cleanup removes the files its database does not know.
+    prefix = f"{settings.s3_key_prefix}{suffix}/"
     with migrated_database(url.set(database=name).render_as_string(hide_password=False)) as own:
-        isolated = settings.model_copy(update={"database_url": SecretStr(own)})
-        running = start_cluster(isolated, env | {"RELATORIA_DATABASE_URL": own}, logs)
+        isolated = settings.model_copy(
+            update={"database_url": SecretStr(own), "s3_key_prefix": prefix}
+        )
+        own_env = env | {"RELATORIA_DATABASE_URL": own, "RELATORIA_S3_KEY_PREFIX": prefix}
+        running = start_cluster(isolated, own_env, logs)
         try:
             yield running
         finally:

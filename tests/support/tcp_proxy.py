@@ -1,4 +1,5 @@
-"""A TCP proxy on loopback that can cut every connection through it, for fault tests."""
+"""A TCP proxy on loopback that can cut every connection through it, or leave them open
+and silent (half-open, as after a lost route or a dead NAT entry), for fault tests."""
 
 import asyncio
 import threading
@@ -8,7 +9,8 @@ from tests.support.services import free_port
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; `cut()` drops all current connections."""
+    """Forwards 127.0.0.1:<port> to a target; `cut()` drops all current connections,
+    `stall()` stops forwarding on them without closing them."""
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.port = free_port()
@@ -19,6 +21,8 @@ class TcpProxy:
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._server: asyncio.Server | None = None
         self._refusing = False
+        self._stalled: set[asyncio.StreamWriter] = set()
+        self._black_hole = False
 
     def start(self) -> "TcpProxy":
         """Listen in a background thread."""
@@ -31,14 +35,24 @@ class TcpProxy:
         future = asyncio.run_coroutine_threadsafe(self._cut(), self._loop)
         return future.result(5)
 
+    def stall(self, *, new_connections_too: bool = False) -> int:
+        """Stop forwarding on every open connection, in both directions, leaving it open:
+        neither end hears anything more, nor learns that it never will. New connections
+        are forwarded as usual, unless `new_connections_too` (a partition: they are
+        accepted, then never hear anything either). Returns how many were stalled."""
+        self._black_hole = new_connections_too
+        future = asyncio.run_coroutine_threadsafe(self._stall(), self._loop)
+        return future.result(5)
+
     def refuse(self) -> None:
         """Cut everything and refuse new connections too: the service is down."""
         self._refusing = True
         self.cut()
 
     def accept(self) -> None:
-        """Accept connections again: the service is back."""
+        """Accept (and forward) new connections again: the service is back."""
         self._refusing = False
+        self._black_hole = False
 
     def stop(self) -> None:
         """Cut everything and stop listening."""
@@ -62,10 +76,23 @@ class TcpProxy:
         for writer in writers:
             writer.transport.abort()
         self._writers.clear()
+        self._stalled.clear()
         return len(writers)
+
+    async def _stall(self) -> int:
+        self._stalled |= self._writers
+        return len(self._writers) // 2
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._refusing:
+            writer.transport.abort()
+            return
+        if self._black_hole:  # accepted, never answered
+            self._writers.add(writer)
+            with suppress(OSError):
+                while await reader.read(65536):
+                    pass
+            self._writers.discard(writer)
             writer.transport.abort()
             return
         try:
@@ -79,7 +106,10 @@ class TcpProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with suppress(OSError, asyncio.IncompleteReadError):
             while data := await reader.read(65536):
+                if writer in self._stalled:
+                    continue  # swallowed: the peer never hears of it
                 writer.write(data)
                 await writer.drain()
         self._writers.discard(writer)
+        self._stalled.discard(writer)
         writer.transport.abort()

@@ -25,6 +25,10 @@ from relatoria_worker.renderers.cell_text import (
         "\rleading cr",
         "=cmd|' /C calc'!A0",
         '=HYPERLINK("http://x")',
+        "\uff1dcmd|' /C calc'!A0",  # fullwidth ＝
+        "\uff0b1",  # ＋
+        "\uff0d5",  # －
+        "\uff20SUM(A1:A2)",  # ＠
     ],
 )
 def test_formula_like_text_is_quote_prefixed(text: str) -> None:
@@ -43,8 +47,10 @@ def test_other_text_is_unchanged(text: str) -> None:
 
 
 @pytest.mark.unit
-def test_trigger_set_is_the_owasp_list() -> None:
-    assert frozenset({"=", "+", "-", "@", "\t", "\r"}) == FORMULA_TRIGGERS
+def test_trigger_set_is_the_owasp_list_and_its_fullwidth_forms() -> None:
+    owasp = {"=", "+", "-", "@", "\t", "\r"}
+    fullwidth = {"\uff1d", "\uff0b", "\uff0d", "\uff20"}
+    assert frozenset(owasp | fullwidth) == FORMULA_TRIGGERS
     assert FORMULA_PREFIX == "'"
 
 

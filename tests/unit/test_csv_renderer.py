@@ -315,6 +315,16 @@ def test_text_in_a_non_text_column_is_still_neutralised() -> None:
 
 
 @pytest.mark.unit
+def test_fullwidth_formula_signs_are_neutralised_in_text_columns() -> None:
+    columns = [Column("s", "\uff1dHEADER()", ColumnType.STRING)]
+    rows = [("plain",)] * 10 + [("\uff1d1+1",), ("\uff0b2",), ("\uff0d3",), ("\uff20x",)]
+    parsed = _parse(_render(_table(rows, columns))[0])
+
+    assert parsed[0] == ["'\uff1dHEADER()"]
+    assert [row[0] for row in parsed[-4:]] == ["'\uff1d1+1", "'\uff0b2", "'\uff0d3", "'\uff20x"]
+
+
+@pytest.mark.unit
 def test_decimal_amounts_are_written_as_given() -> None:
     columns = [Column("amount", "Amount", ColumnType.NUMBER)]
     values = [Decimal("1234.50"), Decimal("-0.01"), Decimal("0.00"), Decimal("99999999.99"), None]

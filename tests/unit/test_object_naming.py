@@ -1,24 +1,11 @@
-"""Artifact keys and download names."""
-
-import uuid
+"""Download names and headers."""
 
 import pytest
 
 from relatoria_shared.domain.formats import ReportFormat
-from relatoria_shared.storage.object_store import (
-    content_disposition,
-    download_file_name,
-    object_key,
-)
+from relatoria_shared.storage.object_store import content_disposition, download_file_name
 
 pytestmark = pytest.mark.unit
-
-
-def test_object_key_is_deterministic_per_request_and_format() -> None:
-    rid = uuid.uuid4()
-    assert object_key("reports/", rid, ReportFormat.PDF) == f"reports/{rid}.pdf"
-    again = object_key("reports/", rid, ReportFormat.PDF)
-    assert object_key("reports/", rid, ReportFormat.PDF) == again
 
 
 def test_download_name_keeps_unicode_and_drops_path_characters() -> None:

@@ -141,6 +141,10 @@ def test_none_stays_empty() -> None:
         "+1",
         "-5",
         "@SUM(A1:A2)",
+        "\uff1d1+1",  # fullwidth ＝, ＋, －, ＠
+        "\uff0b1",
+        "\uff0d5",
+        "\uff20SUM(A1:A2)",
         "#N/A",
         "#DIV/0!",
         "'quoted",

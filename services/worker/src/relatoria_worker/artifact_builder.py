@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from relatoria_shared.domain.artifact_keys import attempt_key
 from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import Artifact, ReportRecord
 from relatoria_shared.domain.table import Cell, TableData
-from relatoria_shared.storage.object_store import ObjectStore, download_file_name, object_key
+from relatoria_shared.storage.object_store import ObjectStore, download_file_name
 from relatoria_shared.tracing import span
 from relatoria_worker.growing_upload import GrowingFileUpload
 from relatoria_worker.interactive_first import CHECK_EVERY_ROWS, InteractiveFirst
@@ -102,7 +103,7 @@ class ArtifactBuilder:
                 in_memory = self._in_memory(record, source, control, every_few_rows)
             return self.store(record, in_memory)
         renderer = self._renderer_for(fmt)
-        key = object_key(self._key_prefix, record.id, fmt)
+        key = attempt_key(self._key_prefix, record.id, record.attempts, fmt)
         file_name = download_file_name(record.title, fmt)
         # A private directory, removed with everything in it on every path out.
         with tempfile.TemporaryDirectory(dir=self._temp_dir, prefix="relatoria-") as scratch:
@@ -171,7 +172,7 @@ class ArtifactBuilder:
     def store(self, record: ReportRecord, rendered: RenderedFile) -> Artifact:
         """Upload a file rendered in memory under `record`'s key (blocking: boto3)."""
         fmt = record.format
-        key = object_key(self._key_prefix, record.id, fmt)
+        key = attempt_key(self._key_prefix, record.id, record.attempts, fmt)
         file_name = download_file_name(record.title, fmt)
         started = time.monotonic()
         with span("upload", attributes={"relatoria.format": fmt.value}):

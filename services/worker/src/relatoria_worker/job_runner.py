@@ -6,7 +6,7 @@ in PostgreSQL, fenced by the claim, then mirrors, messages and counts it:
 - a failure the retry policy retries: back to `queued` until its backoff delay passed;
 - any other failure: `error`, and a dead letter saying why;
 - the claim lost (cancelled by its owner, or taken back after its worker seemed dead):
-  nothing is recorded; a cancelled request's uploaded file is removed;
+  nothing is recorded, and the file this attempt uploaded (under its own key) is removed;
 - shutdown: the job is handed back to the queue, its attempt not counted.
 """
 
@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from relatoria_shared.domain.errors import ErrorCode, ReportError, StorageError
 from relatoria_shared.domain.lanes import Lane
@@ -27,7 +27,7 @@ from relatoria_shared.domain.report import Artifact, Job, Progress, ReportRecord
 from relatoria_shared.domain.retry_policy import Retry, RetryPolicy
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.settings import Settings
-from relatoria_shared.storage.object_store import ObjectStore, object_key
+from relatoria_shared.storage.object_store import ObjectStore
 from relatoria_shared.tracing import span
 from relatoria_shared.transitions.jobs import JobTransitions
 from relatoria_worker.artifact_builder import ArtifactBuilder
@@ -167,7 +167,7 @@ class JobRunner:
                 lambda: self._transitions.complete(claimed, outcome), context
             )
             if done is None:
-                await self._claim_lost(claimed, context)
+                await self._claim_lost(claimed, context, uploaded=outcome)
                 return
             log.info(
                 "job done",
@@ -223,23 +223,30 @@ class JobRunner:
         log.info("job handed back at shutdown", extra=context)
 
     async def _claim_lost(
-        self, claimed: ReportRecord, context: dict[str, object], code: ErrorCode | None = None
+        self,
+        claimed: ReportRecord,
+        context: dict[str, object],
+        code: ErrorCode | None = None,
+        uploaded: Artifact | None = None,
     ) -> None:
-        """The claim is gone (while recording a failure of `code`, if any). If the owner
-        cancelled, remove what this attempt uploaded; if another worker took over, leave its
-        (same-keyed) file alone."""
-        current = await self._transitions.status(claimed.id)
-        if current is not ReportStatus.CANCELLED:
-            self._finished(claimed, Outcome.CLAIM_LOST, code)
+        """The claim is gone (while recording a failure of `code`, if any): cancelled by its
+        owner, or taken over by another worker. What this attempt `uploaded` is removed: its
+        key is this attempt's own, so no other attempt's file is touched. (Should the outcome
+        have been recorded after all, its answer lost with the connection, the recorded
+        file stays.)"""
+        holder = await self._transitions.file_holder(claimed.id)
+        cancelled = holder is not None and holder.status is ReportStatus.CANCELLED
+        self._finished(claimed, Outcome.CANCELLED if cancelled else Outcome.CLAIM_LOST, code)
+        if cancelled:
+            log.info("job cancelled by its owner", extra=context)
+        else:
             log.warning("job's claim was lost to another worker; result discarded", extra=context)
+        if uploaded is None or (holder is not None and holder.object_key == uploaded.object_key):
             return
-        self._finished(claimed, Outcome.CANCELLED, code)
-        key = object_key(self._settings.s3_key_prefix, claimed.id, claimed.format)
         try:
-            await asyncio.to_thread(self._store.delete, key)
+            await asyncio.to_thread(self._store.delete, uploaded.object_key)
         except StorageError:
-            log.warning("could not remove a cancelled report's file", extra=context)
-        log.info("job cancelled by its owner", extra=context)
+            log.warning("could not remove a lost attempt's file; the cleanup will", extra=context)
 
     def _finished(
         self, claimed: ReportRecord, outcome: Outcome, code: ErrorCode | None = None
@@ -251,32 +258,39 @@ class JobRunner:
     ) -> None:
         """Extend the lease every heartbeat; stop the job once the claim is gone.
 
-        If heartbeats keep failing (PostgreSQL unreachable, this worker partitioned), the
-        job stops itself before its lease could have run out: once the lease may have been
-        handed to another worker, this one must not upload over that worker's file.
+        If heartbeats keep failing or go unanswered (PostgreSQL unreachable, a half-open
+        connection, this worker partitioned), the job stops itself before its lease could
+        have run out: once the lease may have been handed to another worker, this one must
+        not go on. So each heartbeat waits no longer than the lease it last extended allows.
         """
         beat = self._settings.heartbeat_seconds
-        last_held = time.monotonic()
+        # The lease is extended from the moment a heartbeat is sent, at the latest; a beat
+        # before the end leaves the job time to stop at its next row.
+        held_until = time.monotonic() + self._settings.lease_seconds - beat
         shown: Progress | None = None
         while True:
             await asyncio.sleep(beat)
+            sent = time.monotonic()
             try:
                 progress = control.progress()
+                beating: Awaitable[bool]
                 if progress is None or progress == shown:
-                    held = await self._transitions.heartbeat(claimed)
+                    beating = self._transitions.heartbeat(claimed)
                 else:
-                    held = await self._transitions.progress(claimed, progress)
+                    beating = self._transitions.progress(claimed, progress)
+                held = await _answered_within(beating, held_until - sent)
+                if progress is not None:
                     shown = progress
             except Exception as exc:
                 log.warning("heartbeat failed", extra=context | {"error": type(exc).__name__})
-                if time.monotonic() - last_held > self._settings.lease_seconds - beat:
+                if time.monotonic() >= held_until:
                     control.stop(StopReason.LOST_CLAIM)
                     return
                 continue
             if not held:
                 control.stop(StopReason.LOST_CLAIM)
                 return
-            last_held = time.monotonic()
+            held_until = sent + self._settings.lease_seconds - beat
 
     async def _persist(self, write: Callable[[], Awaitable[T]], context: dict[str, object]) -> T:
         """Record an outcome, retrying through a database outage while the lease allows.
@@ -291,3 +305,23 @@ class JobRunner:
             max_delay_seconds=5.0,
             context=context,
         )
+
+
+async def _answered_within(call: Awaitable[T], seconds: float) -> T:
+    """`call`'s answer if it comes within `seconds`; else `TimeoutError`, at once.
+
+    Unlike `asyncio.wait_for`, this does not wait for the abandoned call to finish
+    cancelling: a statement on a half-open connection cannot be cancelled (asyncpg waits
+    for the server to confirm, which never comes), and the database timeout ends it later.
+    """
+    task = asyncio.ensure_future(call)
+    done, _ = await asyncio.wait({task}, timeout=max(seconds, 0.0))
+    if task in done:
+        return task.result()
+    task.add_done_callback(_outcome_ignored)
+    raise TimeoutError(f"no answer within {seconds:.1f} s")
+
+
+def _outcome_ignored(task: "asyncio.Future[Any]") -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: an abandoned call's failure is expected

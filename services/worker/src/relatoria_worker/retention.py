@@ -1,14 +1,21 @@
 """Artifact retention: a `done` report's file is kept `artifact_retention_seconds` after it
-finished; then the cleanup deletes it from S3 and the report becomes `expired`.
+finished; then the cleanup deletes it from S3 and the report becomes `expired`. The same
+pass removes every stored file no request needs any more, and the inline data of `error`
+requests older than the retention (kept until then for a replay).
 
 `relatoria-admin cleanup` runs one pass (the chart's CronJob runs it hourly). Each batch
-locks the due rows (`FOR UPDATE SKIP LOCKED`, so concurrent cleanups share the work and
-never handle a row twice), deletes their objects, marks them `expired` (a new version)
-and commits; a file that cannot be deleted is left for a later pass, and this one goes on
-with the others; then the new status documents go to the Redis cache, whose versioned writes
-never let a document go backwards. A crash between a delete and the commit leaves the row
-`done`: the next pass deletes again (a missing object is fine) and marks it. A second
-pass finds nothing to do.
+reads due rows, deletes their objects, then marks those still `done` as `expired` (a new
+version); no row lock is held while S3 answers. A file that cannot be deleted is left for
+a later pass, and this one goes on with the others; then the new status documents go to
+the Redis cache, whose versioned writes never let a document go backwards. A crash
+between a delete and the mark leaves the row `done`: the next pass deletes again (a
+missing object is fine) and marks it. Concurrent cleanups may delete the same object
+twice, harmlessly; each report is marked once. A second pass finds nothing to do.
+
+Then the pass lists the bucket's keys under the prefix, a page at a time, and deletes those
+`artifact_keys.still_needed` rejects: uploads of attempts that lost their claim (or were
+killed before they could remove them), and files of cancelled reports whose delete failed.
+Listing costs one request per 1,000 objects, hourly.
 
 Expired reports keep their artifact metadata (`result` still says what the file was) and
 their `expires_at`; they have no `downloadUrl`, and `GET …/download` answers `410`.
@@ -20,10 +27,11 @@ import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
+from relatoria_shared.domain.artifact_keys import parse_key, still_needed
 from relatoria_shared.domain.errors import StorageError
 from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.settings import Settings
-from relatoria_shared.storage.object_store import ObjectStore, object_key
+from relatoria_shared.storage.object_store import ObjectStore
 from relatoria_shared.transitions.maintenance import MaintenanceTransitions
 
 log = logging.getLogger(__name__)
@@ -41,6 +49,12 @@ class CleanupResult:
     """Files that could not be deleted (their reports stay `done` until a later pass, and
     the rest of this one goes on without them)."""
     batches: int
+    orphans_removed: int
+    """Stored files no request needed any more, deleted."""
+    orphans_left: int
+    """Such files whose delete failed (the next pass tries again)."""
+    parameters_deleted: int
+    """`error` requests older than the retention whose inline data was deleted."""
 
     def as_dict(self) -> dict[str, int]:
         """The counts, for logs and `--json`."""
@@ -81,13 +95,50 @@ class ArtifactCleanup:
             # deleted nothing: S3 itself is failing, so the next pass tries again.
             if count + len(failed) < self._batch or (failed and not count):
                 break
-        result = CleanupResult(expired=expired, failed=len(not_deleted), batches=batches)
-        if expired or not_deleted:
+        orphans_removed, orphans_left = await self._remove_orphans()
+        parameters_deleted = 0
+        while count := await self._transitions.delete_old_error_parameters(retention, self._batch):
+            parameters_deleted += count
+        result = CleanupResult(
+            expired=expired,
+            failed=len(not_deleted),
+            batches=batches,
+            orphans_removed=orphans_removed,
+            orphans_left=orphans_left,
+            parameters_deleted=parameters_deleted,
+        )
+        if any(count for name, count in result.as_dict().items() if name != "batches"):
             log.info("artifact cleanup", extra=result.as_dict())
         return result
 
+    async def _remove_orphans(self) -> tuple[int, int]:
+        """Delete the stored files no request needs: (deleted, not deleted)."""
+        prefix = self._settings.s3_key_prefix
+        removed = left = 0
+        token: str | None = None
+        while True:
+            keys, token = await asyncio.to_thread(self._store.list_page, prefix, token)
+            parsed = {key: found for key in keys if (found := parse_key(prefix, key))}
+            # Read after listing: an attempt recorded meanwhile is seen `done` with its key.
+            holders = await self._transitions.file_holders(
+                list({found.report_id for found in parsed.values()})
+            )
+            for key, found in parsed.items():
+                if still_needed(key, found, holders.get(found.report_id)):
+                    continue
+                try:
+                    await asyncio.to_thread(self._store.delete, key)
+                except StorageError:
+                    left += 1
+                    continue
+                removed += 1
+            if token is None:
+                return removed, left
+
     async def _delete(self, record: ReportRecord) -> bool:
-        key = artifact_key(self._settings, record)
+        if record.artifact is None:  # nothing was recorded: nothing to delete
+            return True
+        key = record.artifact.object_key
         try:
             await asyncio.to_thread(self._store.delete, key)
         except StorageError:
@@ -97,10 +148,3 @@ class ArtifactCleanup:
             )
             return False
         return True
-
-
-def artifact_key(settings: Settings, record: ReportRecord) -> str:
-    """Where `record`'s file is (or would be) stored."""
-    if record.artifact is not None:
-        return record.artifact.object_key
-    return object_key(settings.s3_key_prefix, record.id, record.format)

@@ -13,11 +13,18 @@ from typing import Protocol
 
 import asyncpg
 
-from relatoria_shared.db.rows import DUE_SINCE, STATUS_COLUMNS, qualified, record_of
+from relatoria_shared.db.rows import (
+    DELETE_PARAMETERS,
+    DUE_SINCE,
+    STATUS_COLUMNS,
+    file_holders,
+    qualified,
+    record_of,
+)
+from relatoria_shared.domain.artifact_keys import FileHolder
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import Artifact, Job, Progress, ReportRecord
-from relatoria_shared.domain.status import ReportStatus
 
 MAX_MESSAGE = 2000
 
@@ -61,8 +68,9 @@ class JobRepository(Protocol):
         """Hand the job back unfinished, its attempt uncounted; None if not held."""
         ...
 
-    async def status(self, report_id: uuid.UUID) -> ReportStatus | None:
-        """The request's current status (after a lost claim: was it cancelled?)."""
+    async def file_holder(self, report_id: uuid.UUID) -> FileHolder | None:
+        """The request's status, attempt and recorded file now (after a lost claim: was it
+        cancelled, and is this attempt's upload recorded after all?)."""
         ...
 
 
@@ -97,7 +105,7 @@ UPDATE report_requests SET status = 'done', object_key = $4, content_type = $5,
   file_name = $6, size_bytes = $7, sha256 = $8, row_count = $9::integer, page_count = $10,
   rows_written = $9::bigint, rows_expected = $9::bigint, finished_at = now(),
   expires_at = now() + $11::interval, lease_expires_at = NULL, error_code = NULL,
-  error_message = NULL, {_VERSION}
+  error_message = NULL, {DELETE_PARAMETERS}, {_VERSION}
 WHERE {_HELD} RETURNING {STATUS_COLUMNS}
 """
 _RETRY = f"""
@@ -182,12 +190,10 @@ class PgJobRepository:
         """See `JobRepository.release`."""
         return await self._write(_RELEASE, claimed)
 
-    async def status(self, report_id: uuid.UUID) -> ReportStatus | None:
-        """See `JobRepository.status`."""
-        value = await self._pool.fetchval(
-            "SELECT status FROM report_requests WHERE id = $1", report_id
-        )
-        return None if value is None else ReportStatus(value)
+    async def file_holder(self, report_id: uuid.UUID) -> FileHolder | None:
+        """See `JobRepository.file_holder`."""
+        holders = await file_holders(self._pool, [report_id])
+        return holders.get(report_id)
 
     async def _write(self, sql: str, claimed: ReportRecord, *args: object) -> ReportRecord | None:
         row = await self._pool.fetchrow(sql, *_fence(claimed), *args)

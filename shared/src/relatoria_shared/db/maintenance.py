@@ -1,8 +1,9 @@
 """The repository of the sweeper, the retention cleanup and the admin commands.
 
-Batches lock their rows with `FOR UPDATE SKIP LOCKED`, so every worker can run them at
-once without handling a row twice. Which abandoned job is retried and which given up is
-the caller's decision (the retry policy), taken while the rows are locked.
+The sweeper's batches lock their rows with `FOR UPDATE SKIP LOCKED`, so every worker can
+run them at once without handling a row twice; which abandoned job is retried and which
+given up is the caller's decision (the retry policy), taken while the rows are locked.
+The expiry holds no lock while S3 deletes files: its marks are conditional instead.
 """
 
 import uuid
@@ -12,8 +13,15 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from relatoria_shared.db.rows import DUE_SINCE, STATUS_COLUMNS, record_of
+from relatoria_shared.db.rows import (
+    DELETE_PARAMETERS,
+    DUE_SINCE,
+    STATUS_COLUMNS,
+    file_holders,
+    record_of,
+)
 from relatoria_shared.db.worker_presence import LOCK_NAMESPACE
+from relatoria_shared.domain.artifact_keys import FileHolder
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.domain.status import ReportStatus
@@ -75,6 +83,20 @@ class MaintenanceRepository(Protocol):
         """Per lane, seconds since its oldest due `queued` request became due."""
         ...
 
+    async def file_holders(self, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, FileHolder]:
+        """What each of `report_ids` that exists says about its stored files."""
+        ...
+
+    async def delete_parameters(self, report_ids: list[uuid.UUID]) -> int:
+        """Delete the parameters (inline tables) of those of `report_ids` that are `error`
+        (their dead letters discarded: no replay will need them); how many."""
+        ...
+
+    async def delete_old_error_parameters(self, older_than: timedelta, limit: int) -> int:
+        """Delete the parameters of `error` requests that failed more than `older_than`
+        ago, at most `limit`; how many."""
+        ...
+
 
 _ABANDONED = f"""
 SELECT id, attempts, max_attempts FROM report_requests r
@@ -103,6 +125,15 @@ _GIVE_UP = f"""
 UPDATE report_requests SET status = 'error', finished_at = now(), {_LOST}
  WHERE id = ANY($1) RETURNING {STATUS_COLUMNS}
 """
+_DUE = f"""
+SELECT {STATUS_COLUMNS} FROM report_requests
+ WHERE status = 'done' AND expires_at <= coalesce($1, now()) AND NOT id = ANY($2)
+ ORDER BY expires_at LIMIT $3
+"""
+_EXPIRE = f"""
+UPDATE report_requests SET status = 'expired', updated_at = now(), version = version + 1
+ WHERE id = ANY($1) AND status = 'done' RETURNING {STATUS_COLUMNS}
+"""
 
 
 class PgMaintenanceRepository:
@@ -130,33 +161,27 @@ class PgMaintenanceRepository:
     async def expire_due(
         self, limit: int, *, delete: Delete, skip: Collection[uuid.UUID], now: datetime | None
     ) -> tuple[list[ReportRecord], list[uuid.UUID]]:
-        """See `MaintenanceRepository.expire_due`. A file that cannot be deleted leaves its
-        request `done` for a later pass; after `FAILED_DELETES_IN_A_ROW` the batch stops
-        (S3 is failing: do not hold the locks meanwhile). A crash before the commit leaves
-        the rows `done`, for the next pass to delete again (a missing object is fine)."""
-        query = f"""
-        SELECT {STATUS_COLUMNS} FROM report_requests
-         WHERE status = 'done' AND expires_at <= coalesce($1, now()) AND NOT id = ANY($2)
-         ORDER BY expires_at LIMIT $3 FOR UPDATE SKIP LOCKED
-        """
+        """See `MaintenanceRepository.expire_due`. No row is locked while S3 deletes: the
+        due rows are read, their files deleted, and those still `done` marked (a report
+        cancelled meanwhile stays cancelled; a concurrent cleanup marks each row once). A
+        file that cannot be deleted leaves its request `done` for a later pass; after
+        `FAILED_DELETES_IN_A_ROW` the batch stops (S3 is failing). A crash before the mark
+        leaves the rows `done`, for the next pass to delete again (a missing object is
+        fine)."""
+        due = await self._pool.fetch(_DUE, now, list(skip), limit)
         deleted: list[uuid.UUID] = []
         failed: list[uuid.UUID] = []
         in_a_row = 0
-        async with self._pool.acquire() as conn, conn.transaction():
-            for row in await conn.fetch(query, now, list(skip), limit):
-                if await delete(record_of(row)):
-                    deleted.append(row["id"])
-                    in_a_row = 0
-                    continue
-                failed.append(row["id"])
-                in_a_row += 1
-                if in_a_row >= FAILED_DELETES_IN_A_ROW:
-                    break
-            expired = await conn.fetch(
-                f"""UPDATE report_requests SET status = 'expired', updated_at = now(),
-                    version = version + 1 WHERE id = ANY($1) RETURNING {STATUS_COLUMNS}""",
-                deleted,
-            )
+        for row in due:
+            if await delete(record_of(row)):
+                deleted.append(row["id"])
+                in_a_row = 0
+                continue
+            failed.append(row["id"])
+            in_a_row += 1
+            if in_a_row >= FAILED_DELETES_IN_A_ROW:
+                break
+        expired = await self._pool.fetch(_EXPIRE, deleted) if deleted else []
         return [record_of(r) for r in expired], failed
 
     async def stamp_missing_expiry(self, retention: timedelta, limit: int = 1_000) -> int:
@@ -178,14 +203,16 @@ class PgMaintenanceRepository:
         self, *, report_id: uuid.UUID | None, report_type: str | None, error_code: str | None
     ) -> list[ReportRecord]:
         """See `MaintenanceRepository.replay`. Other states are left alone, so replaying
-        twice is harmless."""
+        twice is harmless; so are requests whose inline data was deleted (nothing to
+        render)."""
         rows = await self._pool.fetch(
             f"""
             UPDATE report_requests SET status = 'queued', attempts = 0, error_code = NULL,
               error_message = NULL, next_attempt_at = NULL, finished_at = NULL,
               first_failed_at = NULL, last_failed_at = NULL, fair_at = now(),
               updated_at = now(), version = version + 1
-             WHERE status = 'error' AND ($1::uuid IS NULL OR id = $1)
+             WHERE status = 'error' AND parameters_deleted_at IS NULL
+               AND ($1::uuid IS NULL OR id = $1)
                AND ($2::text IS NULL OR report_type = $2)
                AND ($3::text IS NULL OR error_code = $3)
             RETURNING {STATUS_COLUMNS}
@@ -234,3 +261,29 @@ class PgMaintenanceRepository:
                  GROUP BY lane"""
         )
         return {Lane(row["lane"]): float(row["age"]) for row in rows}
+
+    async def file_holders(self, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, FileHolder]:
+        """See `MaintenanceRepository.file_holders`."""
+        return await file_holders(self._pool, report_ids)
+
+    async def delete_parameters(self, report_ids: list[uuid.UUID]) -> int:
+        """See `MaintenanceRepository.delete_parameters`."""
+        result: str = await self._pool.execute(
+            f"""UPDATE report_requests SET {DELETE_PARAMETERS}
+                 WHERE id = ANY($1) AND status = 'error' AND parameters_deleted_at IS NULL""",
+            report_ids,
+        )
+        return int(result.rsplit(maxsplit=1)[-1])
+
+    async def delete_old_error_parameters(self, older_than: timedelta, limit: int) -> int:
+        """See `MaintenanceRepository.delete_old_error_parameters`."""
+        result: str = await self._pool.execute(
+            f"""UPDATE report_requests SET {DELETE_PARAMETERS}
+                 WHERE id IN (SELECT id FROM report_requests
+                               WHERE status = 'error' AND parameters_deleted_at IS NULL
+                                 AND coalesce(finished_at, updated_at) < now() - $1::interval
+                               LIMIT $2 FOR UPDATE SKIP LOCKED)""",
+            older_than,
+            limit,
+        )
+        return int(result.rsplit(maxsplit=1)[-1])

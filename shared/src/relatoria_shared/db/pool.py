@@ -5,6 +5,12 @@ paths pay for a round trip and little else. JSONB columns decode to Python value
 TCP keepalives on the server's side of each connection let PostgreSQL notice a vanished
 worker (a lost node, a partition) within about half a minute and release what its session
 held, its liveness lock included.
+
+Every statement is bounded on both sides by `database_timeout_seconds`: the client gives up
+on an answer that does not come (a half-open connection answers nothing, and never fails:
+asyncpg then drops that connection, and the next statement gets a fresh one), and the
+server ends a statement that runs longer, or a transaction left idle that long, so a
+client that vanished mid-transaction holds no row lock beyond it.
 """
 
 import json
@@ -18,7 +24,16 @@ KEEPALIVES = {
     "tcp_keepalives_interval": "5",
     "tcp_keepalives_count": "3",
 }
-_SERVER_SETTINGS = KEEPALIVES | {"application_name": "relatoria"}
+
+
+def server_settings(settings: Settings) -> dict[str, str]:
+    """The session settings of every services' connection."""
+    bound = f"{round(settings.database_timeout_seconds * 1000)}ms"
+    return KEEPALIVES | {
+        "application_name": "relatoria",
+        "statement_timeout": bound,
+        "idle_in_transaction_session_timeout": bound,
+    }
 
 
 OUTAGES: tuple[type[Exception], ...] = (
@@ -70,7 +85,7 @@ async def connect_one(settings: Settings) -> asyncpg.Connection:
         asyncpg_dsn(settings.database_url.get_secret_value()),
         command_timeout=settings.database_timeout_seconds,
         timeout=settings.database_timeout_seconds,
-        server_settings=_SERVER_SETTINGS,
+        server_settings=server_settings(settings),
     )
     await _prepare(connection)
     return connection
@@ -85,7 +100,7 @@ async def open_pool(settings: Settings) -> asyncpg.Pool:
         command_timeout=settings.database_timeout_seconds,
         timeout=settings.database_timeout_seconds,
         max_inactive_connection_lifetime=300,
-        server_settings=_SERVER_SETTINGS,
+        server_settings=server_settings(settings),
         init=_prepare,
         reset=_keep_session,
     )

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from relatoria_shared.db.rows import STATUS_COLUMNS, record_of
+from relatoria_shared.db.rows import DELETE_PARAMETERS, STATUS_COLUMNS, qualified, record_of
 from relatoria_shared.db.wake_channel import WAKE_CHANNEL
 from relatoria_shared.domain.owner_limits import OwnerLimits
 from relatoria_shared.domain.report import NewReport, ReportRecord
@@ -37,6 +37,14 @@ class Recorded:
     record: ReportRecord
     created: bool
     request_fingerprint: str | None = None
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """A request just cancelled, and the key of the file it had recorded (to delete)."""
+
+    record: ReportRecord
+    recorded_key: str | None
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,7 @@ class RequestRepository(Protocol):
         """The owner's requests, newest first, at most `limit`, starting after `after`."""
         ...
 
-    async def cancel(self, report_id: uuid.UUID, owner_id: str) -> ReportRecord | None:
+    async def cancel(self, report_id: uuid.UUID, owner_id: str) -> Cancelled | None:
         """Cancel the owner's queued, processing or done request; None if not cancellable."""
         ...
 
@@ -113,14 +121,18 @@ SELECT {STATUS_COLUMNS}, request_fingerprint FROM report_requests
 _OWNER = "SELECT in_flight, tokens, refilled_at, now() AS now FROM report_owners "
 _OWNER += "WHERE owner_id = $1 AND lane = $2"
 _GET = f"SELECT {STATUS_COLUMNS} FROM report_requests WHERE id = $1"
+# The row is locked before it is read, so the key returned is the one recorded when the
+# cancel took effect (a worker's concurrent `done` either lands first or not at all).
 _CANCEL = f"""
-UPDATE report_requests SET
+UPDATE report_requests r SET
   status = 'cancelled', error_code = 'CANCELLED', error_message = 'cancelled by its owner',
   finished_at = now(), lease_expires_at = NULL, object_key = NULL, content_type = NULL,
   file_name = NULL, size_bytes = NULL, sha256 = NULL, row_count = NULL, page_count = NULL,
-  updated_at = now(), version = version + 1
-WHERE id = $1 AND owner_id = $2 AND status IN ('queued', 'processing', 'done')
-RETURNING {STATUS_COLUMNS}
+  {DELETE_PARAMETERS}, updated_at = now(), version = r.version + 1
+FROM (SELECT id, object_key FROM report_requests WHERE id = $1 AND owner_id = $2
+      FOR UPDATE) recorded
+WHERE r.id = recorded.id AND r.status IN ('queued', 'processing', 'done')
+RETURNING {qualified("r")}, recorded.object_key AS recorded_key
 """
 
 
@@ -191,10 +203,10 @@ class PgRequestRepository:
         query += f" ORDER BY created_at DESC, id DESC LIMIT ${len(args)}"
         return [record_of(row) for row in await self._pool.fetch(query, *args)]
 
-    async def cancel(self, report_id: uuid.UUID, owner_id: str) -> ReportRecord | None:
+    async def cancel(self, report_id: uuid.UUID, owner_id: str) -> Cancelled | None:
         """See `RequestRepository.cancel`."""
         row = await self._pool.fetchrow(_CANCEL, report_id, owner_id)
-        return None if row is None else record_of(row)
+        return None if row is None else Cancelled(record_of(row), row["recorded_key"])
 
     async def ping(self) -> None:
         """See `RequestRepository.ping`."""

@@ -1,7 +1,11 @@
 """Rows of `report_requests` as the domain's types: the status columns, and the mapping."""
 
+import uuid
 from typing import Any
 
+import asyncpg
+
+from relatoria_shared.domain.artifact_keys import FileHolder
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.domain.lanes import Lane
@@ -17,6 +21,11 @@ STATUS_COLUMNS = (
 )
 """What a status document or a transition reads of a request: everything but the inline
 table (`parameters`), its idempotency fingerprint and its trace context."""
+
+
+DELETE_PARAMETERS = "parameters = '{}'::jsonb, parameters_deleted_at = now()"
+"""The assignments that delete a request's parameters (an inline table's cells) once no
+attempt can need them; its `parameter_summary` stays, for status documents and listings."""
 
 
 DUE_SINCE = "coalesce(next_attempt_at, updated_at)"
@@ -72,3 +81,17 @@ def record_of(row: Any) -> ReportRecord:
         artifact=artifact,
         progress=progress,
     )
+
+
+async def file_holders(
+    pool: asyncpg.Pool, report_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, FileHolder]:
+    """What each of `report_ids` that exists says about its stored files."""
+    rows = await pool.fetch(
+        "SELECT id, status, attempts, object_key FROM report_requests WHERE id = ANY($1)",
+        report_ids,
+    )
+    return {
+        row["id"]: FileHolder(ReportStatus(row["status"]), row["attempts"], row["object_key"])
+        for row in rows
+    }

@@ -39,6 +39,8 @@ report_requests = sa.Table(
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("parameters", JSONB, nullable=False),
     sa.Column("parameter_summary", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    # Set when `parameters` (an inline table's cells) were deleted: no longer needed.
+    sa.Column("parameters_deleted_at", sa.DateTime(timezone=True)),
     sa.Column("traceparent", sa.Text),
     sa.Column("fair_at", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
     sa.Column("status", sa.Text, nullable=False, server_default=ReportStatus.QUEUED.value),

@@ -1,5 +1,5 @@
-"""The one S3 module both services use: upload (worker), presign and delete (BFF), head
-and delete (the admin CLI and the retention cleanup).
+"""The one S3 module both services use: upload (worker), presign and delete (BFF), head,
+list and delete (the admin CLI and the retention cleanup).
 
 Uploads go to `s3_endpoint_url`; presigned URLs are signed for `s3_public_endpoint_url`
 because clients may reach the object store at another address than the workers do.
@@ -11,7 +11,6 @@ import logging
 import re
 import threading
 import unicodedata
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,11 +40,6 @@ PART_CHECKSUM: Final = "CRC32"
 """The checksum every part of a multipart upload carries (boto3's default)."""
 
 log = logging.getLogger(__name__)
-
-
-def object_key(prefix: str, report_id: uuid.UUID, fmt: ReportFormat) -> str:
-    """The deterministic key of a request's artifact: a retry overwrites, never duplicates."""
-    return f"{prefix}{report_id}.{fmt.extension}"
 
 
 def download_file_name(title: str, fmt: ReportFormat) -> str:
@@ -222,6 +216,20 @@ class ObjectStore:
         except (BotoCoreError, ClientError) as exc:
             log.warning("delete failed", extra={"key": key, "error": str(exc)})
             raise StorageError("the report file could not be deleted") from None
+
+    def list_page(self, prefix: str, token: str | None = None) -> tuple[list[str], str | None]:
+        """One page (up to 1,000) of the keys under `prefix`, and the token of the next page
+        (None after the last). One request: callers on an event loop run it in a thread."""
+        with _storage_errors("listing", prefix):
+            page = (
+                self._client.list_objects_v2(
+                    Bucket=self.bucket, Prefix=prefix, ContinuationToken=token
+                )
+                if token
+                else self._client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+            )
+        keys = [item["Key"] for item in page.get("Contents", [])]
+        return keys, page.get("NextContinuationToken") if page.get("IsTruncated") else None
 
     def head(self, key: str) -> StoredObject | None:
         """What is stored at `key`, or None if nothing is."""

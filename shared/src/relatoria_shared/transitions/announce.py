@@ -7,12 +7,15 @@ the POST's own answer, is cached by the first read that misses it (a version-che
 put like any other), not by the POST: the POST itself writes nothing to the cache.
 """
 
+import logging
 from enum import StrEnum
 from typing import Protocol
 
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.domain.status_document import StatusDocument, status_document
+
+log = logging.getLogger(__name__)
 
 
 class Transition(StrEnum):
@@ -104,13 +107,23 @@ class Announcer:
         delay_seconds: float | None = None,
         waited_seconds: float | None = None,
     ) -> None:
-        """Everything that follows `transition` of `record` once PostgreSQL has it."""
-        if transition not in _UNMIRRORED:
-            await self._mirror.put(status_document(record))
-        if transition in _WAKES:
-            await self._messenger.wake(record)
-        elif transition is Transition.RETRIED:
-            await self._messenger.park(record, delay_seconds or 0.0)
-        elif transition in _DEAD_LETTERS:
-            await self._messenger.dead_letter(record)
+        """Everything that follows `transition` of `record` once PostgreSQL has it. Never
+        raises: the change is recorded already, and a caller going through a batch (the
+        sweeper's) must go on with the rest. What is lost is recovered elsewhere: a stale
+        cache entry is refreshed by the next version, a lost wake-up by idle workers
+        claiming what is due."""
+        try:
+            if transition not in _UNMIRRORED:
+                await self._mirror.put(status_document(record))
+            if transition in _WAKES:
+                await self._messenger.wake(record)
+            elif transition is Transition.RETRIED:
+                await self._messenger.park(record, delay_seconds or 0.0)
+            elif transition in _DEAD_LETTERS:
+                await self._messenger.dead_letter(record)
+        except Exception:
+            log.exception(
+                "announcing a state change failed; it is recorded",
+                extra={"request_id": str(record.id), "transition": transition.value},
+            )
         self._metrics.transitioned(transition, record, code, waited_seconds)

@@ -8,10 +8,10 @@ import uuid
 from datetime import timedelta
 
 from relatoria_shared.db.jobs import JobRepository
+from relatoria_shared.domain.artifact_keys import FileHolder
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import Artifact, Job, Progress, ReportRecord
-from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.transitions.announce import Announcer, Transition
 
 
@@ -89,6 +89,6 @@ class JobTransitions:
             await self._announcer.announce(Transition.HANDED_BACK, released)
         return released
 
-    async def status(self, report_id: uuid.UUID) -> ReportStatus | None:
-        """The request's status now (no change)."""
-        return await self._repository.status(report_id)
+    async def file_holder(self, report_id: uuid.UUID) -> FileHolder | None:
+        """The request's status, attempt and recorded file now (no change)."""
+        return await self._repository.file_holder(report_id)

@@ -5,6 +5,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from relatoria_shared.db.maintenance import Delete, MaintenanceRepository
+from relatoria_shared.domain.artifact_keys import FileHolder
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.report import ReportRecord
@@ -89,6 +90,20 @@ class MaintenanceTransitions:
     async def oldest_queued_ages(self) -> dict[Lane, float]:
         """Per lane, seconds since its oldest due `queued` request became due (a read)."""
         return await self._repository.oldest_queued_ages()
+
+    async def file_holders(self, report_ids: list[uuid.UUID]) -> dict[uuid.UUID, FileHolder]:
+        """What each of `report_ids` says about its stored files (a read)."""
+        return await self._repository.file_holders(report_ids)
+
+    async def delete_parameters(self, report_ids: list[uuid.UUID]) -> int:
+        """Delete the inline data of those `error` requests no replay will need (no change
+        of status: nothing to announce)."""
+        return await self._repository.delete_parameters(report_ids)
+
+    async def delete_old_error_parameters(self, older_than: timedelta, limit: int) -> int:
+        """Delete the inline data of `error` requests older than `older_than` (no change
+        of status: nothing to announce)."""
+        return await self._repository.delete_old_error_parameters(older_than, limit)
 
     async def requeue(self, record: ReportRecord) -> None:
         """Wake a worker for a `queued` request again (a duplicate wake-up is harmless)."""

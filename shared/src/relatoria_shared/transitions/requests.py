@@ -2,9 +2,9 @@
 
 import uuid
 
-from relatoria_shared.db.requests import OverLimit, Recorded, RequestRepository
+from relatoria_shared.db.requests import Cancelled, OverLimit, Recorded, RequestRepository
 from relatoria_shared.domain.owner_limits import OwnerLimits
-from relatoria_shared.domain.report import NewReport, ReportRecord
+from relatoria_shared.domain.report import NewReport
 from relatoria_shared.domain.request_errors import PostRateExceeded, TooManyInFlight
 from relatoria_shared.transitions.announce import Announcer, Transition
 
@@ -32,12 +32,13 @@ class RequestTransitions:
             await self._announcer.announce(Transition.ACCEPTED, recorded.record)
         return recorded
 
-    async def cancel(self, report_id: uuid.UUID, owner_id: str) -> ReportRecord | None:
+    async def cancel(self, report_id: uuid.UUID, owner_id: str) -> Cancelled | None:
         """Cancel the owner's queued, processing or done request; None if not cancellable.
-        A running worker notices at its next heartbeat."""
+        A running worker notices at its next heartbeat. The caller deletes the file it had
+        recorded (`Cancelled.recorded_key`); should that fail, the cleanup removes it."""
         cancelled = await self._repository.cancel(report_id, owner_id)
         if cancelled is not None:
-            await self._announcer.announce(Transition.CANCELLED, cancelled)
+            await self._announcer.announce(Transition.CANCELLED, cancelled.record)
         return cancelled
 
 

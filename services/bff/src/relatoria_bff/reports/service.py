@@ -12,7 +12,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from relatoria_bff.bootstrap import Resources
@@ -32,7 +32,6 @@ from relatoria_shared.domain.request_errors import (
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.domain.status_document import StatusDocument, status_document
 from relatoria_shared.domain.table_validation import TableLimits
-from relatoria_shared.storage.object_store import object_key
 from relatoria_shared.tracing import trace_headers
 
 log = logging.getLogger(__name__)
@@ -131,13 +130,16 @@ async def cancel_report(*, resources: Resources, owner_id: str, report_id: str) 
                 status=current.status.value,
             )
         return status_document(current)
-    key = object_key(resources.settings.s3_key_prefix, rid, cancelled.format)
-    try:
-        await asyncio.to_thread(resources.store.delete, key)
-    except StorageError:
-        log.warning("artifact of a cancelled report not deleted", extra={"request_id": str(rid)})
+    if cancelled.recorded_key is not None:
+        try:
+            await asyncio.to_thread(resources.store.delete, cancelled.recorded_key)
+        except StorageError:
+            log.warning(
+                "file of a cancelled report not deleted; the cleanup will",
+                extra={"request_id": str(rid)},
+            )
     log.info("report cancelled", extra={"request_id": str(rid), "owner_id": owner_id})
-    return status_document(cancelled)
+    return status_document(cancelled.record)
 
 
 async def read_status(*, resources: Resources, owner_id: str, report_id: str) -> StatusDocument:
@@ -224,9 +226,16 @@ def _decode_cursor(cursor: str | None) -> PageCursor | None:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        created_at = datetime.fromisoformat(data["c"])
+        # A tampered cursor may hold anything JSON can: check the types before use.
+        if not isinstance(data, dict):
+            raise TypeError("not an object")
+        created, report_id = data.get("c"), data.get("i")
+        if not isinstance(created, str) or not isinstance(report_id, str):
+            raise TypeError("fields of the wrong types")
+        created_at = datetime.fromisoformat(created)
         if created_at.tzinfo is None:
             raise ValueError("naive timestamp")
-        return PageCursor(created_at=created_at, id=uuid.UUID(data["i"]))
-    except (ValueError, KeyError, TypeError, binascii.Error):
+        # In UTC, as PostgreSQL will take it (year 1 at +14:00 has no UTC time).
+        return PageCursor(created_at=created_at.astimezone(UTC), id=uuid.UUID(report_id))
+    except (ValueError, TypeError, OverflowError, binascii.Error):
         raise InvalidCursor("the cursor is not valid", path="cursor") from None

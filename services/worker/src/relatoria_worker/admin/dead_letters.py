@@ -75,10 +75,12 @@ async def discard_dead_letters(
     error_code: str | None = None,
 ) -> int:
     """Remove the chosen letters (all when no filter) from the queue without replaying
-    them: their requests stay `error`, as their owners see them. For failures that no
-    replay can fix (the request itself was at fault); returns the letters removed."""
+    them: their requests stay `error`, as their owners see them, and their inline data,
+    which no replay will need now, is deleted (should that fail, the retention cleanup
+    deletes it later). For failures that no replay can fix (the request itself was at
+    fault); returns the letters removed."""
     channel = await admin.amqp.channel()
-    removed = 0
+    discarded: list[uuid.UUID] = []
     try:
         for message, letter in await _fetch_all(channel, _dead_queue(admin)):
             if letter is None or (request_id and letter.request_id != request_id):
@@ -88,10 +90,12 @@ async def discard_dead_letters(
             if error_code and letter.error_code != error_code:
                 continue
             await message.ack()
-            removed += 1
+            discarded.append(letter.request_id)
     finally:
         await channel.close()  # what was not acked goes back to the queue
-    return removed
+    if discarded:
+        await admin.transitions.delete_parameters(discarded)
+    return len(discarded)
 
 
 def _dead_queue(admin: Admin) -> str:

@@ -9,7 +9,6 @@ from redis.exceptions import RedisError
 
 from relatoria_shared.domain.errors import StorageError
 from relatoria_worker.admin.context import Admin
-from relatoria_worker.retention import artifact_key
 
 
 async def inspect_request(admin: Admin, request_id: uuid.UUID) -> dict[str, Any]:
@@ -27,8 +26,8 @@ async def inspect_request(admin: Admin, request_id: uuid.UUID) -> dict[str, Any]
     except RedisError as exc:
         cache["error"] = f"Redis unavailable: {exc}"
     stored: dict[str, Any] = {}
-    if record is not None:
-        key = artifact_key(admin.settings, record)
+    if record is not None and record.artifact is not None:  # the recorded file
+        key = record.artifact.object_key
         store = admin.connections.store
         stored = {"bucket": store.bucket, "key": key}
         try:
@@ -80,7 +79,7 @@ def print_inspection(found: dict[str, Any]) -> None:
     stored = found["object"]
     print("\nS3:")
     if stored is None:
-        print("  (no request, no object key)")
+        print("  (no file recorded)")
     elif "error" in stored:
         print(f"  s3://{stored['bucket']}/{stored['key']}: {stored['error']}")
     elif not stored["exists"]:

@@ -17,8 +17,12 @@ from operator import itemgetter
 FORMULA_PREFIX = "'"
 """What is put in front of text that would otherwise be read as a formula."""
 
-FORMULA_TRIGGERS = frozenset({"=", "+", "-", "@", "\t", "\r"})
-"""First characters that make a spreadsheet treat a CSV field as a formula (OWASP list)."""
+FORMULA_TRIGGERS = frozenset(
+    {"=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20"}
+)
+"""First characters that make a spreadsheet treat a CSV field as a formula: the OWASP list,
+and the fullwidth `＝ ＋ － ＠`, which spreadsheet applications with East Asian input may
+read as their ASCII forms."""
 
 # Everything outside XML 1.0's `Char` production: C0 controls except TAB, LF and CR,
 # lone UTF-16 surrogates (they cannot even be encoded as UTF-8) and the two
