@@ -73,7 +73,7 @@ async def test_the_bff_does_not_log_what_a_refused_insert_quoted(
     own_settings: Settings, refusing_database: None, logs: io.StringIO
 ) -> None:
     body = table_request("csv", [[SENTINEL, 1, 1.0, True, None, None]], title=SENTINEL)
-    async with in_process_bff(own_settings, raise_app_exceptions=False) as client:
+    async with in_process_bff(own_settings) as client:
         response = await client.post("/v1/reports", json=body, headers=bearer("logs"))
 
     assert response.status_code == 500

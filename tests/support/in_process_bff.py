@@ -1,23 +1,50 @@
-"""The BFF app with its lifespan, served in the test's own process over ASGI."""
+"""The BFF app with its lifespan, in the test's own process: over ASGI, or served by a real
+uvicorn server on a loopback port as `relatoria-bff` serves it."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 
 from relatoria_bff.app import create_app
+from relatoria_bff.http_protocol import LoggedHttpProtocol
 from relatoria_shared.settings import Settings
 
 
 @asynccontextmanager
-async def in_process_bff(
-    settings: Settings, *, raise_app_exceptions: bool = True
-) -> AsyncIterator[httpx.AsyncClient]:
+async def in_process_bff(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a BFF built from `settings`, its connections opened and closed around
-    the block as a server's lifespan does. With `raise_app_exceptions` false, an unhandled
-    error is answered as a server answers it (a 500) instead of raised in the test."""
+    the block as a server's lifespan does."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+        transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bff") as client:
             yield client
+
+
+@asynccontextmanager
+async def served_bff(settings: Settings, keep_alive_seconds: int = 5) -> AsyncIterator[FastAPI]:
+    """A BFF built from `settings`, served by uvicorn as `relatoria-bff` serves it (its
+    protocol, a keep-alive of `keep_alive_seconds`) on `settings.bff_port`; the app."""
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=settings.bff_port,
+        log_config=None,
+        timeout_keep_alive=keep_alive_seconds,
+        http=LoggedHttpProtocol,
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not serving.done(), "the server did not start"
+        await asyncio.sleep(0.05)
+    try:
+        yield app
+    finally:
+        server.should_exit = True
+        await serving

@@ -1,4 +1,5 @@
-"""The body-size middleware refuses oversized bodies while they stream, before the app runs."""
+"""The body-size middleware refuses oversized bodies while they stream, and reads nothing
+the app does not ask for."""
 
 import json
 
@@ -21,8 +22,11 @@ class Recorder:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.called = True
-        message = await receive()
-        self.body = message["body"]
+        while True:
+            message = await receive()
+            self.body += message["body"]
+            if not message.get("more_body"):
+                break
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
 
@@ -51,11 +55,11 @@ async def run(
     return sent
 
 
-async def test_chunked_body_over_the_cap_is_refused_before_the_app_and_stops_reading() -> None:
+async def test_chunked_body_over_the_cap_is_refused_as_it_is_read_and_reading_stops() -> None:
     inner = Recorder()
     receive, pulled = chunked_body(chunks=1000, size=100)  # 100 kB offered, cap 1 kB
     sent = await run(BodySizeLimit(inner, CAP), receive, [])
-    assert not inner.called
+    assert len(sent) == 2  # the refusal only: the app never answered
     assert sent[0]["status"] == 413
     assert json.loads(sent[1]["body"])["code"] == "PAYLOAD_TOO_LARGE"
     assert len(pulled) == CAP // 100 + 1  # stopped at the first chunk past the cap
@@ -75,3 +79,16 @@ async def test_body_within_the_cap_reaches_the_app_whole() -> None:
     assert inner.called
     assert inner.body == b"x" * 500
     assert sent[0]["status"] == 200
+
+
+async def test_a_body_the_app_does_not_read_is_never_read() -> None:
+    """A route that answers first (a 401 to a caller without a valid token) leaves the
+    body unread: nothing is buffered ahead of it."""
+
+    async def refuses_at_once(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 401, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    receive, pulled = chunked_body(chunks=5, size=100)
+    sent = await run(BodySizeLimit(refuses_at_once, CAP), receive, [(b"content-length", b"500")])
+    assert (sent[0]["status"], pulled) == (401, [])

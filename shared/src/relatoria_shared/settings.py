@@ -74,6 +74,11 @@ class Settings(BaseSettings):
 
     # Request limits (BFF)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Bytes of large bodies (over 256 KiB) one BFF process reads and parses at once; a
+    # parsed table takes several times its size. Past it, a large body waits, unread, up
+    # to `bff_body_wait_seconds`, then is answered 503 with Retry-After.
+    bff_body_budget_bytes: int = Field(default=12 * 1024 * 1024, ge=1024)
+    bff_body_wait_seconds: float = Field(default=30.0, gt=0)
     max_rows: int = Field(default=50_000, ge=1)
     max_columns: int = Field(default=100, ge=1)
     max_cell_chars: int = Field(default=32_767, ge=1)
@@ -89,6 +94,9 @@ class Settings(BaseSettings):
     bff_port: int = 8000
     # Proxies whose X-Forwarded-For/Proto the BFF believes: comma-separated IPs or CIDRs, or *.
     forwarded_allow_ips: str = "127.0.0.1"
+    # How long an idle keep-alive connection is kept: longer than clients' and proxies'
+    # own idle timeouts (an ALB's is 60 s), so that they, not the BFF, close it.
+    bff_keep_alive_seconds: int = Field(default=75, ge=1)
 
     # Worker process
     worker_id: str = Field(default_factory=_default_worker_id)

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from relatoria_bff import health
+from relatoria_bff.body_budget import BodyBudget
 from relatoria_bff.body_limit import BodySizeLimit
 from relatoria_bff.bootstrap import ResourcesOnDemand
 from relatoria_bff.errors import install_error_handlers
@@ -15,6 +16,7 @@ from relatoria_bff.metrics import BffMetrics
 from relatoria_bff.metrics import router as metrics_router
 from relatoria_bff.reports import legacy_views, views
 from relatoria_bff.request_telemetry import PROBE_PATHS, RequestTelemetry
+from relatoria_bff.unhandled_errors import UnhandledErrors
 from relatoria_shared.garbage_collector import settle_garbage_collector
 from relatoria_shared.settings import Settings
 
@@ -59,6 +61,10 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
     )
     app.state.resources = resources
     app.state.metrics = metrics
+    app.state.settings = settings
+    app.state.body_budget = BodyBudget(
+        settings.bff_body_budget_bytes, settings.bff_body_wait_seconds
+    )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Outside the body limit, so its refusals count (and are logged) under their route.
@@ -74,6 +80,8 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
             if isinstance(route, APIRoute) and route.endpoint is views.create_report
         ),
     )
+    # Outermost: what escapes every handler is answered here, not by the server.
+    app.add_middleware(UnhandledErrors)
     for router in _ROUTERS:
         app.include_router(router)
     return app

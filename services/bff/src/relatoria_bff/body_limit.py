@@ -1,7 +1,11 @@
-"""An ASGI middleware that caps request bodies, counting bytes as they stream in.
+"""An ASGI middleware that caps request bodies, counting bytes as the application reads
+them, never reading ahead of it.
 
-A declared Content-Length over the cap is refused at once; a chunked body is counted
-chunk by chunk and refused as soon as it passes the cap, before anything parses it.
+A declared Content-Length over the cap is refused at once. Otherwise the body is passed
+through as the application asks for it, counted chunk by chunk, and refused as soon as it
+passes the cap (a chunked body declares no length). Nothing is buffered here: a route
+that answers before reading (a `401` to a caller without a valid token) never has the
+body read at all.
 """
 
 import json
@@ -9,6 +13,10 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+class _BodyTooLargeError(Exception):
+    """Raised into the application by `receive` once the body passed the cap."""
 
 
 class BodySizeLimit:
@@ -19,7 +27,7 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Buffer the body up to the cap, then hand it to the app."""
+        """Pass the body through as it is read, counting it against the cap."""
         if scope["type"] != "http" or scope["method"] not in _METHODS_WITH_BODY:
             await self.app(scope, receive, send)
             return
@@ -27,31 +35,29 @@ class BodySizeLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
             await self._refuse(send)
             return
-        chunks: list[bytes] = []
         size = 0
-        while True:
+        started = False
+
+        async def counted() -> Message:
+            nonlocal size
             message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        delivered = False
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > self.max_bytes:
+                    raise _BodyTooLargeError
+            return message
 
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+        async def noting_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
 
-        await self.app(scope, replay, send)
+        try:
+            await self.app(scope, counted, noting_start)
+        except _BodyTooLargeError:
+            if started:
+                raise
+            await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
         payload = json.dumps(

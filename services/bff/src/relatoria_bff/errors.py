@@ -133,7 +133,7 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
 
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     if not is_outage(exc):
-        return await _unexpected(request, exc)
+        raise exc  # not an outage: answered by `unhandled_errors`, like any other error
     log.error("backing service unavailable", extra={"error": f"{type(exc).__name__}: {exc}"[:500]})
     return JSONResponse(
         error_body("SERVICE_UNAVAILABLE", "a backing service is unavailable; retry shortly"),
@@ -142,14 +142,9 @@ async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error", exc_info=exc)
-    return JSONResponse(error_body("INTERNAL_ERROR", "an internal error occurred"), 500)
-
-
 def install_error_handlers(app: FastAPI) -> None:
-    """Make every error the app can raise answer in the one JSON shape."""
-    app.add_exception_handler(Exception, _unexpected)
+    """Make every error the app can raise answer in the one JSON shape (the errors no
+    handler here takes are answered by the `unhandled_errors` middleware)."""
     for outage in OUTAGES:
         app.add_exception_handler(outage, _unavailable)
     app.add_exception_handler(RequestRefused, _refused)

@@ -3,6 +3,7 @@
 import uvicorn
 
 from relatoria_bff.app import create_app
+from relatoria_bff.http_protocol import LoggedHttpProtocol
 from relatoria_shared.logging_setup import configure_logging
 from relatoria_shared.settings import Settings
 from relatoria_shared.tracing import configure_tracing
@@ -25,6 +26,10 @@ def main() -> None:
             proxy_headers=True,
             forwarded_allow_ips=settings.forwarded_allow_ips,
             timeout_graceful_shutdown=20,
+            # Longer than clients' and proxies' idle timeouts: they close first, never
+            # racing a request onto a connection the server is closing (see http_protocol).
+            timeout_keep_alive=settings.bff_keep_alive_seconds,
+            http=LoggedHttpProtocol,
         )
     finally:
         tracing.shutdown()  # export the spans still batched

@@ -13,10 +13,9 @@ server ends a statement that runs longer, or a transaction left idle that long, 
 client that vanished mid-transaction holds no row lock beyond it.
 """
 
-import json
-
 import asyncpg
 
+from relatoria_shared import json_codec
 from relatoria_shared.settings import Settings
 
 KEEPALIVES = {
@@ -67,7 +66,7 @@ def asyncpg_dsn(database_url: str) -> str:
 
 async def _prepare(connection: asyncpg.Connection) -> None:
     await connection.set_type_codec(
-        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        "jsonb", encoder=json_codec.dumps, decoder=json_codec.loads, schema="pg_catalog"
     )
 
 

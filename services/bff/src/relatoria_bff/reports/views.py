@@ -1,6 +1,6 @@
 """Routes of `/v1/reports` and `/v1/report-types`: translate HTTP, delegate to the service."""
 
-import json
+import asyncio
 import re
 from typing import Annotated
 
@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 
+from relatoria_bff.body_budget import LARGE_BODY_BYTES, BodyBudget
 from relatoria_bff.dependencies import Authenticated, current_caller
 from relatoria_bff.errors import ApiError
 from relatoria_bff.reports import service
@@ -20,9 +21,11 @@ from relatoria_bff.reports.schemas import (
     ReportTypeList,
     ReportTypeRead,
 )
+from relatoria_shared import json_codec
 from relatoria_shared.catalog import CATALOG
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.logging_setup import bind_log_context
+from relatoria_shared.settings import Settings
 
 router = APIRouter(tags=["reports"])
 
@@ -55,7 +58,8 @@ _CREATE_DOCUMENTED = {
 async def _report_create(request: Request) -> ReportCreate:
     """The body as a `ReportCreate`, with FastAPI's own answers to a bad one: no body or a
     body not declared as JSON is a 422, undecodable JSON a 400 (`INVALID_JSON`), and
-    each invalid field a 422 naming its path under `body`."""
+    each invalid field a 422 naming its path under `body`. A large body is parsed in a
+    thread: the loop keeps serving between the parser's steps."""
     raw = await request.body()
     if not raw:
         raise _invalid_body("missing", "Field required")
@@ -63,8 +67,14 @@ async def _report_create(request: Request) -> ReportCreate:
         raise _invalid_body(
             "content_type", "the body must be JSON, sent with Content-Type: application/json"
         )
+    if len(raw) <= LARGE_BODY_BYTES:
+        return _parsed(raw)
+    return await asyncio.to_thread(_parsed, raw)
+
+
+def _parsed(raw: bytes) -> ReportCreate:
     try:
-        data = json.loads(raw)  # the standard library's: lone surrogates reach validation
+        data = json_codec.loads(raw)
     except ValueError as exc:
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]
@@ -76,6 +86,16 @@ async def _report_create(request: Request) -> ReportCreate:
             {**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)
         ]
         raise RequestValidationError(errors) from None
+
+
+def _expected_size(request: Request) -> int:
+    """The body's declared length; a body without one (chunked) may be as large as the
+    body limit allows."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit():
+        return int(declared)
+    settings: Settings = request.app.state.settings
+    return settings.max_body_bytes
 
 
 def _declared_json(content_type: str) -> bool:
@@ -117,12 +137,15 @@ def _check_idempotency_key(key: str | None) -> str | None:
 async def create_report(request: Request) -> JSONResponse:
     """Request a report. Answers at once; watch `Location` for its status. `429` with
     `Retry-After` when the caller is over its limits (reports in flight, posts per second)."""
-    caller = await current_caller(request)
+    caller = await current_caller(request)  # before a byte of the body is read
     key = _check_idempotency_key(request.headers.get("idempotency-key"))
-    body = await _report_create(request)
-    submission = await service.submit_report(
-        resources=caller.resources, owner_id=caller.owner, body=body, idempotency_key=key
-    )
+    budget: BodyBudget = request.app.state.body_budget
+    # Held until the request is recorded: its parsed table lives until then.
+    async with budget.reserve(_expected_size(request)):
+        body = await _report_create(request)
+        submission = await service.submit_report(
+            resources=caller.resources, owner_id=caller.owner, body=body, idempotency_key=key
+        )
     record = submission.record
     bind_log_context(request_id=str(record.id))
     headers = {"Location": f"/v1/reports/{record.id}"}

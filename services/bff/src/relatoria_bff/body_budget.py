@@ -1,0 +1,65 @@
+"""How many bytes of large request bodies one BFF process reads and parses at once.
+
+A parsed table takes several times its JSON's size in memory, and parsing it keeps a core
+busy: twelve 10 MB bodies parsed together took a process from 125 MB to over 1.3 GB, and
+its health checks waited seconds. A large body waits here, unread (TCP holds the client
+back meanwhile), until the bytes in flight leave room for it; one larger than the whole
+budget goes alone. A body that waits past `wait_seconds` is answered `503` with
+`Retry-After`, never read. Small bodies (most requests) do not wait at all.
+"""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+from relatoria_bff.errors import ApiError
+
+LARGE_BODY_BYTES = 256 * 1024
+"""Bodies past this size take their turn; smaller ones are read at once."""
+RETRY_AFTER_SECONDS = 5
+
+
+class BodyBudget:
+    """A budget of bytes for the large bodies being read and parsed at once."""
+
+    def __init__(self, budget_bytes: int, wait_seconds: float) -> None:
+        self._budget = budget_bytes
+        self._wait = wait_seconds
+        self._in_flight = 0
+        self._turns: asyncio.Condition | None = None  # made on the serving loop
+
+    @contextlib.asynccontextmanager
+    async def reserve(self, size: int) -> AsyncIterator[None]:
+        """Hold `size` bytes of the budget (nothing, if the body is small) for the block;
+        raises a 503 `ApiError` if no room was made within the wait."""
+        if size <= LARGE_BODY_BYTES:
+            yield
+            return
+        if self._turns is None:
+            self._turns = asyncio.Condition()
+        turns = self._turns
+        deadline = time.monotonic() + self._wait
+        async with turns:
+            while self._in_flight and self._in_flight + size > self._budget:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _busy()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(turns.wait(), remaining)
+            self._in_flight += size
+        try:
+            yield
+        finally:
+            async with turns:
+                self._in_flight -= size
+                turns.notify_all()
+
+
+def _busy() -> ApiError:
+    return ApiError(
+        503,
+        "SERVER_BUSY",
+        "the server is reading other large requests; retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
