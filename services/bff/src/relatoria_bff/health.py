@@ -18,7 +18,10 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={503: {"description": "Not ready: PostgreSQL does not answer (same body)"}},
+)
 async def readyz(resources: Deps) -> JSONResponse:
     """Ready when PostgreSQL answers; Redis is reported but optional. (The BFF uses no
     broker: see `bootstrap.open_resources`.)"""

@@ -16,6 +16,8 @@ router.add_api_route(
     status_code=201,
     response_model=ReportAccepted,
     summary="Alias of POST /v1/reports",
+    responses=views.CREATE_RESPONSES,
+    openapi_extra=views.CREATE_DOCUMENTED,
 )
 router.add_api_route(
     "/status/{report_id}",
@@ -23,4 +25,5 @@ router.add_api_route(
     methods=["GET"],
     response_model=ReportStatusRead,
     summary="Alias of GET /v1/reports/{id}",
+    responses=views.READ_RESPONSES,
 )

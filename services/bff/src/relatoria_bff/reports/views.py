@@ -11,6 +11,13 @@ from pydantic import ValidationError
 
 from relatoria_bff.body_budget import LARGE_BODY_BYTES, BodyBudget
 from relatoria_bff.dependencies import Authenticated, current_caller
+from relatoria_bff.documented_errors import (
+    INVALID_PARAMETERS,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    UNAVAILABLE,
+    documented,
+)
 from relatoria_bff.errors import ApiError
 from relatoria_bff.reports import service
 from relatoria_bff.reports.schemas import (
@@ -37,7 +44,7 @@ _IDEMPOTENCY_KEY_DESCRIPTION = (
 
 # The body is parsed by the route itself, after the caller is authenticated: what an
 # unauthenticated client sends is never parsed. The operation still documents both.
-_CREATE_DOCUMENTED = {
+CREATE_DOCUMENTED = {
     "parameters": [
         {
             "name": "Idempotency-Key",
@@ -53,6 +60,20 @@ _CREATE_DOCUMENTED = {
         "content": {"application/json": {"schema": ReportCreate.model_json_schema()}},
     },
 }
+
+CREATE_RESPONSES = documented(
+    {
+        400: "`INVALID_JSON`, `INVALID_IDEMPOTENCY_KEY`",
+        413: "`PAYLOAD_TOO_LARGE`: the body is over the size limit",
+        422: "`VALIDATION_ERROR`, `IDEMPOTENCY_KEY_REUSED` and the catalog's codes, with "
+        "the `path`",
+        429: "`TOO_MANY_IN_FLIGHT`, `POST_RATE_EXCEEDED`: retry after `Retry-After`",
+        503: "`SERVICE_UNAVAILABLE`, or `SERVER_BUSY` (other large bodies are being "
+        "read): retry after `Retry-After`",
+    },
+    UNAUTHORIZED,
+)
+READ_RESPONSES = documented(UNAUTHORIZED, NOT_FOUND, UNAVAILABLE)
 
 
 async def _report_create(request: Request) -> ReportCreate:
@@ -128,11 +149,8 @@ def _check_idempotency_key(key: str | None) -> str | None:
     "/v1/reports",
     status_code=201,
     response_model=ReportAccepted,
-    openapi_extra=_CREATE_DOCUMENTED,
-    responses={
-        400: {"description": "`INVALID_JSON`, `INVALID_IDEMPOTENCY_KEY`"},
-        422: {"description": "`VALIDATION_ERROR` and the catalog's codes, with the `path`"},
-    },
+    openapi_extra=CREATE_DOCUMENTED,
+    responses=CREATE_RESPONSES,
 )
 async def create_report(request: Request) -> JSONResponse:
     """Request a report. Answers at once; watch `Location` for its status. `429` with
@@ -160,7 +178,15 @@ async def create_report(request: Request) -> JSONResponse:
     return JSONResponse(accepted, status_code=201, headers=headers)
 
 
-@router.get("/v1/reports")
+@router.get(
+    "/v1/reports",
+    responses=documented(
+        {400: "`INVALID_CURSOR`: the cursor was not one this API gave"},
+        UNAUTHORIZED,
+        INVALID_PARAMETERS,
+        UNAVAILABLE,
+    ),
+)
 async def list_reports(
     caller: Authenticated,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -180,7 +206,11 @@ async def list_reports(
     return ReportPage.model_validate({"items": items, "nextCursor": next_cursor})
 
 
-@router.get("/v1/reports/{report_id}", response_model=ReportStatusRead)
+@router.get(
+    "/v1/reports/{report_id}",
+    response_model=ReportStatusRead,
+    responses=READ_RESPONSES,
+)
 async def get_report(caller: Authenticated, report_id: str) -> JSONResponse:
     """The status document; `downloadUrl` is a fresh presigned URL once the report is done."""
     resources = caller.resources
@@ -190,7 +220,16 @@ async def get_report(caller: Authenticated, report_id: str) -> JSONResponse:
     return JSONResponse(await service.presented(resources, document))
 
 
-@router.delete("/v1/reports/{report_id}", response_model=ReportStatusRead)
+@router.delete(
+    "/v1/reports/{report_id}",
+    response_model=ReportStatusRead,
+    responses=documented(
+        {409: "`REPORT_NOT_CANCELLABLE`: the report is past cancelling"},
+        UNAUTHORIZED,
+        NOT_FOUND,
+        UNAVAILABLE,
+    ),
+)
 async def cancel_report(caller: Authenticated, report_id: str) -> JSONResponse:
     """Cancel a queued or running report, or delete a finished one's file; `409` otherwise."""
     resources = caller.resources
@@ -204,10 +243,15 @@ async def cancel_report(caller: Authenticated, report_id: str) -> JSONResponse:
     "/v1/reports/{report_id}/download",
     status_code=302,
     response_class=RedirectResponse,
-    responses={
-        409: {"description": "`REPORT_NOT_READY`: the report is not done (yet)"},
-        410: {"description": "`REPORT_EXPIRED`: the file was deleted after its retention"},
-    },
+    responses=documented(
+        {
+            409: "`REPORT_NOT_READY`: the report is not done (yet)",
+            410: "`REPORT_EXPIRED`: the file was deleted after its retention",
+        },
+        UNAUTHORIZED,
+        NOT_FOUND,
+        UNAVAILABLE,
+    ),
 )
 async def download_report(caller: Authenticated, report_id: str) -> RedirectResponse:
     """Redirect to a fresh presigned URL of the file; `409` until the report is done,
