@@ -19,11 +19,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from relatoria_shared.domain.errors import ErrorCode, ReportError, StorageError
 from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.domain.report import Artifact, Job, Progress, ReportRecord
+from relatoria_shared.domain.report import Artifact, Job, ReportRecord
 from relatoria_shared.domain.retry_policy import Retry, RetryPolicy
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.settings import Settings
@@ -31,6 +31,7 @@ from relatoria_shared.storage.object_store import ObjectStore
 from relatoria_shared.tracing import span
 from relatoria_shared.transitions.jobs import JobTransitions
 from relatoria_worker.artifact_builder import ArtifactBuilder
+from relatoria_worker.heartbeat import keep_claim
 from relatoria_worker.interactive_first import InteractiveFirst
 from relatoria_worker.job_control import JobControl, JobStopped, StopReason
 from relatoria_worker.metrics import Outcome, WorkerMetrics
@@ -94,7 +95,16 @@ class JobRunner:
         }
         control = JobControl()
         self._active[claimed.id] = control
-        heartbeat = asyncio.create_task(self._keep_claim(claimed, control, context))
+        heartbeat = asyncio.create_task(
+            keep_claim(
+                self._transitions,
+                claimed,
+                control,
+                context,
+                lease_seconds=self._settings.lease_seconds,
+                beat_seconds=self._settings.heartbeat_seconds,
+            )
+        )
         started = time.monotonic()
         lane = claimed.lane
         interactive = lane is Lane.INTERACTIVE
@@ -253,45 +263,6 @@ class JobRunner:
     ) -> None:
         self._metrics.job_finished(claimed.lane, outcome, code)
 
-    async def _keep_claim(
-        self, claimed: ReportRecord, control: JobControl, context: dict[str, object]
-    ) -> None:
-        """Extend the lease every heartbeat; stop the job once the claim is gone.
-
-        If heartbeats keep failing or go unanswered (PostgreSQL unreachable, a half-open
-        connection, this worker partitioned), the job stops itself before its lease could
-        have run out: once the lease may have been handed to another worker, this one must
-        not go on. So each heartbeat waits no longer than the lease it last extended allows.
-        """
-        beat = self._settings.heartbeat_seconds
-        # The lease is extended from the moment a heartbeat is sent, at the latest; a beat
-        # before the end leaves the job time to stop at its next row.
-        held_until = time.monotonic() + self._settings.lease_seconds - beat
-        shown: Progress | None = None
-        while True:
-            await asyncio.sleep(beat)
-            sent = time.monotonic()
-            try:
-                progress = control.progress()
-                beating: Awaitable[bool]
-                if progress is None or progress == shown:
-                    beating = self._transitions.heartbeat(claimed)
-                else:
-                    beating = self._transitions.progress(claimed, progress)
-                held = await _answered_within(beating, held_until - sent)
-                if progress is not None:
-                    shown = progress
-            except Exception as exc:
-                log.warning("heartbeat failed", extra=context | {"error": type(exc).__name__})
-                if time.monotonic() >= held_until:
-                    control.stop(StopReason.LOST_CLAIM)
-                    return
-                continue
-            if not held:
-                control.stop(StopReason.LOST_CLAIM)
-                return
-            held_until = sent + self._settings.lease_seconds - beat
-
     async def _persist(self, write: Callable[[], Awaitable[T]], context: dict[str, object]) -> T:
         """Record an outcome, retrying through a database outage while the lease allows.
 
@@ -305,23 +276,3 @@ class JobRunner:
             max_delay_seconds=5.0,
             context=context,
         )
-
-
-async def _answered_within(call: Awaitable[T], seconds: float) -> T:
-    """`call`'s answer if it comes within `seconds`; else `TimeoutError`, at once.
-
-    Unlike `asyncio.wait_for`, this does not wait for the abandoned call to finish
-    cancelling: a statement on a half-open connection cannot be cancelled (asyncpg waits
-    for the server to confirm, which never comes), and the database timeout ends it later.
-    """
-    task = asyncio.ensure_future(call)
-    done, _ = await asyncio.wait({task}, timeout=max(seconds, 0.0))
-    if task in done:
-        return task.result()
-    task.add_done_callback(_outcome_ignored)
-    raise TimeoutError(f"no answer within {seconds:.1f} s")
-
-
-def _outcome_ignored(task: "asyncio.Future[Any]") -> None:
-    if not task.cancelled():
-        task.exception()  # retrieved: an abandoned call's failure is expected
