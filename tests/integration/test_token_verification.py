@@ -305,3 +305,18 @@ def test_weak_or_public_secrets_are_refused_at_start_up(
         TokenVerifier(settings)
     with pytest.raises(ValueError, match=refused):  # a previous secret too
         TokenVerifier(Settings(jwt_secret="s" * 40, jwt_previous_secret=secret))
+
+
+async def test_requests_during_a_fetch_wait_for_it_at_start_and_at_expiry(
+    provider: IdentityProvider, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    keys = JwksKeys(provider.url, ttl=1.0, refetch_interval=0.1)
+    provider.delay = 0.3  # a fetch takes a while: requests arrive during it
+    token = signed(rsa_key, "k1")
+    first = await asyncio.gather(*(keys.key_for(token) for _ in range(5)))
+    assert all(key is not None for key in first)
+    fetches = provider.fetches
+    await asyncio.sleep(1.1)  # the set has expired
+    again = await asyncio.gather(*(keys.key_for(token) for _ in range(5)))
+    assert all(key is not None for key in again)
+    assert provider.fetches - fetches == 1  # one fetch served them all

@@ -64,3 +64,10 @@ def test_both_log_formats_withhold_it(formatter: logging.Formatter) -> None:
     line = formatter.format(record)
     assert SENTINEL not in line
     assert "message withheld" in line
+
+
+def test_a_database_error_inside_a_group_is_withheld_too() -> None:
+    group = ExceptionGroup("several", [encoding_error(), ValueError("ours")])
+    text = format_exception(raised(group))
+    assert SENTINEL not in text
+    assert "ValueError: ours" in text

@@ -48,10 +48,13 @@ def _withhold(
     if below_database_error:
         # The formatted message; TracebackException offers no public way to replace it.
         formatted._str = withheld_message(exc)  # type: ignore[attr-defined]
-    for formatted_next, exc_next in (
+    pairs = [
         (formatted.__cause__, exc.__cause__),
         (formatted.__context__, exc.__context__),
-    ):
+    ]
+    if isinstance(exc, BaseExceptionGroup):  # and its members
+        pairs += zip(formatted.exceptions or [], exc.exceptions, strict=False)
+    for formatted_next, exc_next in pairs:
         if formatted_next is not None and exc_next is not None:
             _withhold(
                 formatted_next, exc_next, below_database_error=below_database_error, seen=seen

@@ -17,6 +17,9 @@ from relatoria_bff.errors import ApiError
 
 LARGE_BODY_BYTES = 256 * 1024
 """Bodies past this size take their turn; smaller ones are read at once."""
+READ_SECONDS = 60.0
+"""How long a large body may take to arrive once its turn came: a client sending a byte
+a second must not hold the budget from everyone else (408 past it)."""
 RETRY_AFTER_SECONDS = 5
 
 
@@ -51,8 +54,8 @@ class BodyBudget:
         try:
             yield
         finally:
+            self._in_flight -= size  # first, with no await: a cancellation cannot skip it
             async with turns:
-                self._in_flight -= size
                 turns.notify_all()
 
 

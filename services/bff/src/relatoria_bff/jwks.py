@@ -3,8 +3,9 @@
 - Keys expire with the key set: a set older than `ttl` is fetched again before use, and if
   it cannot be, its keys are no longer trusted (a key withdrawn at the provider stops
   working within `ttl`, even while the provider is unreachable).
-- One fetch at a time, bounded by `timeout`: requests arriving meanwhile wait for that
-  fetch, never start their own.
+- One fetch at a time, bounded by `timeout`, started ahead of expiry (at 80% of the TTL)
+  while the keys held still serve; a request that needs the fetch (its key id unknown,
+  or the set expired) waits for the one under way, never starts its own.
 - A token naming a key the set does not hold may mean the provider rotated its keys, so
   the set is fetched again. Fetches start at most once per `refetch_interval`: a stream of
   tokens with made-up key ids, or requests arriving while the provider is down, are
@@ -21,6 +22,9 @@ import urllib.request
 from typing import Any
 
 import jwt
+
+REFRESH_AT = 0.8
+"""Share of the TTL after which the set is fetched again, in the background."""
 
 
 class UnknownSigningKeyError(Exception):
@@ -53,9 +57,14 @@ class JwksKeys:
         if not isinstance(kid, str):
             raise UnknownSigningKeyError("the token names no key id")
         now = time.monotonic()
-        stale = now - self._fetched_at >= self._ttl
-        if (stale or kid not in self._keys) and now - self._tried_at >= self._refetch_interval:
-            await self._refresh()
+        age = now - self._fetched_at
+        wanted = age >= self._ttl or kid not in self._keys
+        may_fetch = now - self._tried_at >= self._refetch_interval
+        if self._fetching is None and may_fetch and (wanted or age >= self._ttl * REFRESH_AT):
+            self._start_fetch()  # ahead of expiry, the keys held still serve meanwhile
+        if wanted and self._fetching is not None:
+            # Shielded: one waiter cancelled (its client gone) cancels no one else's wait.
+            await asyncio.shield(self._fetching)
         if time.monotonic() - self._fetched_at >= self._ttl:
             self._keys = {}  # expired with their set, which could not be fetched again
             raise UnknownSigningKeyError("the signing keys could not be fetched")
@@ -64,14 +73,10 @@ class JwksKeys:
         except KeyError:
             raise UnknownSigningKeyError(f"no signing key {kid!r}") from None
 
-    async def _refresh(self) -> None:
-        """Fetch the set (or wait for the fetch under way); a failure keeps what was held."""
-        if self._fetching is None:
-            self._tried_at = time.monotonic()
-            self._fetching = asyncio.ensure_future(self._fetch())
-            self._fetching.add_done_callback(self._fetched)
-        # Shielded: one waiter cancelled (its client gone) does not cancel the others' fetch.
-        await asyncio.shield(self._fetching)
+    def _start_fetch(self) -> None:
+        self._tried_at = time.monotonic()
+        self._fetching = asyncio.ensure_future(self._fetch())
+        self._fetching.add_done_callback(self._fetched)
 
     def _fetched(self, _: "asyncio.Future[None]") -> None:
         self._fetching = None

@@ -6,12 +6,13 @@ server, and uvicorn closes the connection of a request whose application raised,
 saying so in the response: a client's next request on that keep-alive connection was
 reset. Caught here, the 500 is an ordinary response and the connection stays usable.
 An error after the response has started cannot be answered any more: it goes on to the
-server, which closes the connection (the client sees a truncated response), and is logged
-here with the request's path.
+server, which logs it and closes the connection (the client sees a truncated response).
+A client that went away mid-body is no error: nothing is answered or logged as one.
 """
 
 import logging
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,13 +42,13 @@ class UnhandledErrors:
 
         try:
             await self.app(scope, receive, noting_start)
+        except ClientDisconnect:
+            # The client went away while its body was read: no one to answer, nothing
+            # wrong here (the protocol logs the cut request).
+            return
         except Exception:
             if started:
-                log.exception(
-                    "error after the response started; the connection is closed",
-                    extra={"path": scope.get("path")},
-                )
-                raise
+                raise  # the server logs it and closes the connection
             log.exception("unhandled error", extra={"path": scope.get("path")})
             response = JSONResponse(error_body("INTERNAL_ERROR", "an internal error occurred"), 500)
             await response(scope, receive, send)

@@ -116,7 +116,11 @@ class ReportingDatabase:
                 f"the reporting database did not answer within {self._timeout:g} seconds"
             ) from None
         except asyncpg.PostgresError as exc:
-            log.warning("reporting query failed", extra={"error": f"{type(exc).__name__}: {exc}"})
+            # Its type and SQLSTATE only: PostgreSQL's message may quote the data.
+            log.warning(
+                "reporting query failed",
+                extra={"error": type(exc).__name__, "sqlstate": exc.sqlstate},
+            )
             raise DataSourceError(
                 f"the reporting database refused the query ({type(exc).__name__})"
             ) from None

@@ -36,8 +36,10 @@ async def keep_claim(
     # before the end leaves the job time to stop at its next row.
     held_until = time.monotonic() + lease_seconds - beat
     shown: Progress | None = None
+    pause = beat
     while True:
-        await asyncio.sleep(beat)
+        await asyncio.sleep(pause)
+        pause = beat
         sent = time.monotonic()
         try:
             progress = control.progress()
@@ -51,9 +53,12 @@ async def keep_claim(
                 shown = progress
         except Exception as exc:
             log.warning("heartbeat failed", extra=context | {"error": type(exc).__name__})
-            if time.monotonic() >= held_until:
+            now = time.monotonic()
+            if now >= held_until:
                 control.stop(StopReason.LOST_CLAIM)
                 return
+            # Try again, but be back by the end of the lease to stop the job there.
+            pause = min(beat, held_until - now)
             continue
         if not held:
             control.stop(StopReason.LOST_CLAIM)
@@ -69,7 +74,11 @@ async def _answered_within(call: Awaitable[T], seconds: float) -> T:
     for the server to confirm, which never comes), and the database timeout ends it later.
     """
     task = asyncio.ensure_future(call)
-    done, _ = await asyncio.wait({task}, timeout=max(seconds, 0.0))
+    try:
+        done, _ = await asyncio.wait({task}, timeout=max(seconds, 0.0))
+    except asyncio.CancelledError:  # the job ended meanwhile: the call is abandoned too
+        task.add_done_callback(_outcome_ignored)
+        raise
     if task in done:
         return task.result()
     task.add_done_callback(_outcome_ignored)

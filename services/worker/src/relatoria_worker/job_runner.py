@@ -206,7 +206,9 @@ class JobRunner:
         self, claimed: ReportRecord, code: ErrorCode, message: str, context: dict[str, object]
     ) -> None:
         decision = self._policy.decide(code, claimed.attempts, claimed.max_attempts)
-        context |= {"error_code": code.value, "error": message}
+        # The code only: a message may quote the request's data (it is stored with the
+        # request, for its owner).
+        context |= {"error_code": code.value}
         if isinstance(decision, Retry):
             delay = decision.delay_seconds
             retrying = await self._persist(

@@ -117,7 +117,11 @@ class ArtifactCleanup:
         removed = left = 0
         token: str | None = None
         while True:
-            keys, token = await asyncio.to_thread(self._store.list_page, prefix, token)
+            try:
+                keys, token = await asyncio.to_thread(self._store.list_page, prefix, token)
+            except StorageError:
+                log.warning("listing stored files failed; the next pass looks again")
+                return removed, left
             parsed = {key: found for key in keys if (found := parse_key(prefix, key))}
             # Read after listing: an attempt recorded meanwhile is seen `done` with its key.
             holders = await self._transitions.file_holders(

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 
-from relatoria_bff.body_budget import LARGE_BODY_BYTES, BodyBudget
+from relatoria_bff.body_budget import LARGE_BODY_BYTES, READ_SECONDS, BodyBudget
 from relatoria_bff.dependencies import Authenticated, current_caller
 from relatoria_bff.documented_errors import (
     INVALID_PARAMETERS,
@@ -64,6 +64,7 @@ CREATE_DOCUMENTED = {
 CREATE_RESPONSES = documented(
     {
         400: "`INVALID_JSON`, `INVALID_IDEMPOTENCY_KEY`",
+        408: "`REQUEST_TIMEOUT`: the body did not arrive in time",
         413: "`PAYLOAD_TOO_LARGE`: the body is over the size limit",
         422: "`VALIDATION_ERROR`, `IDEMPOTENCY_KEY_REUSED` and the catalog's codes, with "
         "the `path`",
@@ -81,7 +82,13 @@ async def _report_create(request: Request) -> ReportCreate:
     body not declared as JSON is a 422, undecodable JSON a 400 (`INVALID_JSON`), and
     each invalid field a 422 naming its path under `body`. A large body is parsed in a
     thread: the loop keeps serving between the parser's steps."""
-    raw = await request.body()
+    try:
+        async with asyncio.timeout(READ_SECONDS):
+            raw = await request.body()
+    except TimeoutError:
+        raise ApiError(
+            408, "REQUEST_TIMEOUT", f"the body did not arrive within {READ_SECONDS:g} seconds"
+        ) from None
     if not raw:
         raise _invalid_body("missing", "Field required")
     if not _declared_json(request.headers.get("content-type", "")):
