@@ -102,7 +102,7 @@ async def _report_create(request: Request) -> ReportCreate:
 
 def _parsed(raw: bytes) -> ReportCreate:
     try:
-        data = json_codec.loads(raw)
+        data = json_codec.loads_exact(raw)
     except ValueError as exc:
         raise RequestValidationError(
             [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]
