@@ -11,12 +11,11 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
-from relatoria_shared.db.pool import asyncpg_dsn
 from relatoria_shared.settings import Settings
 from tests.support.api import bearer, table_request
+from tests.support.database import refusing_writes
 from tests.support.in_process_bff import served_bff
 from tests.support.services import free_port
 
@@ -28,23 +27,8 @@ KEEP_ALIVE = 1  # seconds (75 in production)
 
 @pytest.fixture
 async def refusing_database(own_settings: Settings) -> AsyncIterator[None]:
-    connection = await asyncpg.connect(asyncpg_dsn(own_settings.database_url.get_secret_value()))
-    try:
-        await connection.execute(f"""
-            CREATE FUNCTION refuse_title() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-              IF NEW.title = '{REFUSED_TITLE}' THEN RAISE EXCEPTION 'refused'; END IF;
-              RETURN NEW;
-            END $$;
-            CREATE TRIGGER refuse_title BEFORE INSERT ON report_requests
-              FOR EACH ROW EXECUTE FUNCTION refuse_title();
-        """)
+    async with refusing_writes(own_settings, f"NEW.title = '{REFUSED_TITLE}'"):
         yield
-        await connection.execute(
-            "DROP TRIGGER refuse_title ON report_requests; DROP FUNCTION refuse_title();"
-        )
-    finally:
-        await connection.close()
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
 
+BUDGET = 12 * 1024 * 1024
+
 
 @pytest.fixture
 async def bff(own_settings: Settings) -> AsyncIterator[tuple[FastAPI, str]]:
@@ -31,6 +33,7 @@ async def bff(own_settings: Settings) -> AsyncIterator[tuple[FastAPI, str]]:
             "max_body_bytes": 10 * 1024 * 1024,
         }
     )
+    assert settings.bff_body_budget_bytes == BUDGET  # the default
     async with served_bff(settings) as app:
         yield app, f"http://127.0.0.1:{port}"
 
@@ -76,14 +79,14 @@ async def test_a_large_body_without_a_turn_in_time_is_answered_503_unread(
     app, base_url = bff
     budget: BodyBudget = app.state.body_budget
     token = bearer("large")["Authorization"]
-    async with budget.reserve(app.state.settings.bff_body_budget_bytes):  # all of it, taken
+    async with budget.reserve(BUDGET):  # all of it, taken
         status = await answer_to_headers_only(
             base_url, f"Authorization: {token}\r\n", len(large_body())
         )
     assert b" 503 " in status  # answered though the body was never sent
     async with (
         httpx.AsyncClient(base_url=base_url, timeout=30) as client,
-        budget.reserve(app.state.settings.bff_body_budget_bytes),
+        budget.reserve(BUDGET),
     ):
         refused = await client.post(
             "/v1/reports", content=large_body(), headers=bearer("large") | _JSON

@@ -8,11 +8,9 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
-import asyncpg
 import pytest
 
 from relatoria_shared.connections import open_connections
-from relatoria_shared.db.pool import asyncpg_dsn
 from relatoria_shared.db.requests import PgRequestRepository
 from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.domain.lanes import Lane
@@ -21,6 +19,7 @@ from relatoria_shared.settings import Settings
 from relatoria_worker.metrics import WorkerMetrics
 from relatoria_worker.worker import job_runner_on, render_executors
 from tests.support.api import bearer, table_request
+from tests.support.database import refusing_writes
 from tests.support.in_process_bff import in_process_bff
 from tests.support.requests import new_report, record
 
@@ -28,33 +27,17 @@ pytestmark = pytest.mark.integration
 
 SENTINEL = f"sentinela-{uuid.uuid4().hex[:8]}"
 
-# Refuses what carries the sentinel, quoting the data back, as PostgreSQL's own errors do.
-REFUSE = f"""
-CREATE FUNCTION refuse_sentinel() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF NEW.parameters::text LIKE '%{SENTINEL}%' AND (TG_OP = 'INSERT' OR NEW.status = 'done')
-     OR (TG_OP = 'UPDATE' AND NEW.status = 'done' AND NEW.title LIKE '%{SENTINEL}%') THEN
-    RAISE EXCEPTION 'refused: % %', NEW.title, NEW.parameters;
-  END IF;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER refuse_sentinel BEFORE INSERT OR UPDATE ON report_requests
-  FOR EACH ROW EXECUTE FUNCTION refuse_sentinel();
-"""
+# Where only the BFF's insert or the worker's `done` meets the sentinel.
+REFUSED = (
+    f"NEW.parameters::text LIKE '%{SENTINEL}%' AND (TG_OP = 'INSERT' OR NEW.status = 'done') "
+    f"OR (TG_OP = 'UPDATE' AND NEW.status = 'done' AND NEW.title LIKE '%{SENTINEL}%')"
+)
 
 
 @pytest.fixture
 async def refusing_database(own_settings: Settings) -> AsyncIterator[None]:
-    dsn = asyncpg_dsn(own_settings.database_url.get_secret_value())
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute(REFUSE)
+    async with refusing_writes(own_settings, REFUSED):
         yield
-        await connection.execute(
-            "DROP TRIGGER refuse_sentinel ON report_requests; DROP FUNCTION refuse_sentinel();"
-        )
-    finally:
-        await connection.close()
 
 
 @pytest.fixture

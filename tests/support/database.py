@@ -2,7 +2,7 @@
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -48,3 +48,31 @@ def demo_reporting_database(dsn: str, rows: int) -> Iterator[str]:
     with dropped_afterwards(dsn):
         asyncio.run(seed(dsn, rows=rows, create_database=True))
         yield dsn
+
+
+@contextlib.asynccontextmanager
+async def refusing_writes(settings: Settings, when: str) -> AsyncIterator[None]:
+    """While the block runs, PostgreSQL refuses the writes of `report_requests` rows for
+    which the PL/pgSQL condition `when` (on NEW, TG_OP) holds, with an error quoting the
+    row's title and parameters, as its own errors quote the values they could not take."""
+    connection = await connect(settings)
+    try:
+        await connection.execute(f"""
+            CREATE FUNCTION refuse_write() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF {when} THEN
+                RAISE EXCEPTION 'refused: % %', NEW.title, NEW.parameters;
+              END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER refuse_write BEFORE INSERT OR UPDATE ON report_requests
+              FOR EACH ROW EXECUTE FUNCTION refuse_write();
+        """)
+        try:
+            yield
+        finally:
+            await connection.execute(
+                "DROP TRIGGER refuse_write ON report_requests; DROP FUNCTION refuse_write();"
+            )
+    finally:
+        await connection.close()

@@ -61,7 +61,6 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
     )
     app.state.resources = resources
     app.state.metrics = metrics
-    app.state.settings = settings
     app.state.body_budget = BodyBudget(
         settings.bff_body_budget_bytes, settings.bff_body_wait_seconds
     )

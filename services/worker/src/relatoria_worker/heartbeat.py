@@ -31,15 +31,14 @@ async def keep_claim(
     have run out: once the lease may have been handed to another worker, this one must
     not go on. So each heartbeat waits no longer than the lease it last extended allows.
     """
-    beat = beat_seconds
     # The lease is extended from the moment a heartbeat is sent, at the latest; a beat
     # before the end leaves the job time to stop at its next row.
-    held_until = time.monotonic() + lease_seconds - beat
+    held_until = time.monotonic() + lease_seconds - beat_seconds
     shown: Progress | None = None
-    pause = beat
+    pause = beat_seconds
     while True:
         await asyncio.sleep(pause)
-        pause = beat
+        pause = beat_seconds
         sent = time.monotonic()
         try:
             progress = control.progress()
@@ -58,12 +57,12 @@ async def keep_claim(
                 control.stop(StopReason.LOST_CLAIM)
                 return
             # Try again, but be back by the end of the lease to stop the job there.
-            pause = min(beat, held_until - now)
+            pause = min(beat_seconds, held_until - now)
             continue
         if not held:
             control.stop(StopReason.LOST_CLAIM)
             return
-        held_until = sent + lease_seconds - beat
+        held_until = sent + lease_seconds - beat_seconds
 
 
 async def _answered_within(call: Awaitable[T], seconds: float) -> T:

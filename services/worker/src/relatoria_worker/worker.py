@@ -21,7 +21,6 @@ from relatoria_shared.garbage_collector import settle_garbage_collector
 from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.metrics_registry import process_registry
 from relatoria_shared.settings import Settings
-from relatoria_shared.storage.object_store import ObjectStore
 from relatoria_shared.transitions.announce import Announcer
 from relatoria_shared.transitions.jobs import JobTransitions
 from relatoria_shared.transitions.maintenance import MaintenanceTransitions
@@ -162,32 +161,17 @@ def job_runner_on(
     executors: dict[Lane, ThreadPoolExecutor],
     metrics: WorkerMetrics,
 ) -> JobRunner:
-    """The job runner of this worker identity (`worker_id`) on opened connections."""
+    """The job runner of this worker identity (`worker_id`) on opened connections, as the
+    settings describe it: renderers, row sources and all."""
     settings = connections.settings
-    return create_job_runner(
-        settings,
-        transitions=JobTransitions(
-            PgJobRepository(connections.pool),
-            announcer,
-            worker_id=settings.worker_id,
-            lease=settings.lease,
-            retention=settings.artifact_retention,
-        ),
-        store=connections.store,
-        executors=executors,
-        metrics=metrics,
+    store = connections.store
+    transitions = JobTransitions(
+        PgJobRepository(connections.pool),
+        announcer,
+        worker_id=settings.worker_id,
+        lease=settings.lease,
+        retention=settings.artifact_retention,
     )
-
-
-def create_job_runner(
-    settings: Settings,
-    *,
-    transitions: JobTransitions,
-    store: ObjectStore,
-    executors: dict[Lane, ThreadPoolExecutor],
-    metrics: WorkerMetrics,
-) -> JobRunner:
-    """The job runner as the settings describe it: renderers, row sources and all."""
     reporting = settings.reporting_database_url
     priority = InteractiveFirst()
     return JobRunner(

@@ -116,14 +116,11 @@ def _parsed(raw: bytes) -> ReportCreate:
         raise RequestValidationError(errors) from None
 
 
-def _expected_size(request: Request) -> int:
+def _expected_size(request: Request, settings: Settings) -> int:
     """The body's declared length; a body without one (chunked) may be as large as the
     body limit allows."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit():
-        return int(declared)
-    settings: Settings = request.app.state.settings
-    return settings.max_body_bytes
+    return int(declared) if declared.isdigit() else settings.max_body_bytes
 
 
 def _declared_json(content_type: str) -> bool:
@@ -166,7 +163,7 @@ async def create_report(request: Request) -> JSONResponse:
     key = _check_idempotency_key(request.headers.get("idempotency-key"))
     budget: BodyBudget = request.app.state.body_budget
     # Held until the request is recorded: its parsed table lives until then.
-    async with budget.reserve(_expected_size(request)):
+    async with budget.reserve(_expected_size(request, caller.resources.settings)):
         body = await _report_create(request)
         submission = await service.submit_report(
             resources=caller.resources, owner_id=caller.owner, body=body, idempotency_key=key
