@@ -77,18 +77,12 @@ CREATE_RESPONSES = documented(
 READ_RESPONSES = documented(UNAUTHORIZED, NOT_FOUND, UNAVAILABLE)
 
 
-async def _report_create(request: Request) -> ReportCreate:
-    """The body as a `ReportCreate`, with FastAPI's own answers to a bad one: no body or a
-    body not declared as JSON is a 422, undecodable JSON a 400 (`INVALID_JSON`), and
-    each invalid field a 422 naming its path under `body`. A large body is parsed in a
-    thread: the loop keeps serving between the parser's steps."""
-    try:
-        async with asyncio.timeout(READ_SECONDS):
-            raw = await request.body()
-    except TimeoutError:
-        raise ApiError(
-            408, "REQUEST_TIMEOUT", f"the body did not arrive within {READ_SECONDS:g} seconds"
-        ) from None
+async def _report_create(request: Request, size: int) -> ReportCreate:
+    """The body (of `size` bytes at most) as a `ReportCreate`, with FastAPI's own answers
+    to a bad one: no body or a body not declared as JSON is a 422, undecodable JSON a 400
+    (`INVALID_JSON`), and each invalid field a 422 naming its path under `body`. A large
+    body is parsed in a thread: the loop keeps serving between the parser's steps."""
+    raw = await _body(request, size)
     if not raw:
         raise _invalid_body("missing", "Field required")
     if not _declared_json(request.headers.get("content-type", "")):
@@ -98,6 +92,20 @@ async def _report_create(request: Request) -> ReportCreate:
     if len(raw) <= LARGE_BODY_BYTES:
         return _parsed(raw)
     return await asyncio.to_thread(_parsed, raw)
+
+
+async def _body(request: Request, size: int) -> bytes:
+    """The body's bytes. A large one holds part of the body budget while it arrives, so it
+    must arrive within `READ_SECONDS` (else 408); a small one holds only its connection."""
+    if size <= LARGE_BODY_BYTES:
+        return await request.body()
+    try:
+        async with asyncio.timeout(READ_SECONDS):
+            return await request.body()
+    except TimeoutError:
+        raise ApiError(
+            408, "REQUEST_TIMEOUT", f"the body did not arrive within {READ_SECONDS:g} seconds"
+        ) from None
 
 
 def _parsed(raw: bytes) -> ReportCreate:
@@ -163,8 +171,9 @@ async def create_report(request: Request) -> JSONResponse:
     key = _check_idempotency_key(request.headers.get("idempotency-key"))
     budget: BodyBudget = request.app.state.body_budget
     # Held until the request is recorded: its parsed table lives until then.
-    async with budget.reserve(_expected_size(request, caller.resources.settings)):
-        body = await _report_create(request)
+    size = _expected_size(request, caller.resources.settings)
+    async with budget.reserve(size):
+        body = await _report_create(request, size)
         submission = await service.submit_report(
             resources=caller.resources, owner_id=caller.owner, body=body, idempotency_key=key
         )
