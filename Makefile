@@ -84,6 +84,7 @@ bench: install ## Benchmark figures (make bench QUICK=1 for a short run)
 	$(UV) run python -m tests.bench.bench_hot_path $(if $(QUICK),--quick,)
 	$(UV) run python -m tests.bench.bench_listing_memory
 	$(UV) run python -m tests.bench.bench_large_bodies
+	$(UV) run python -m tests.bench.bench_waiters
 
 LAMBDA_BUILD := .build/lambda
 LAMBDA_PYTHON ?= 3.12

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # How long an idle keep-alive connection is kept: longer than clients' and proxies'
     # own idle timeouts (an ALB's is 60 s), so that they, not the BFF, close it.
     bff_keep_alive_seconds: int = Field(default=75, ge=1)
+    # The longest a request may wait for its report (`?wait=N`, `Prefer: wait=N`): under
+    # API Gateway's 29 s limit for the Lambda deployment, and proxies' read timeouts.
+    max_wait_seconds: int = Field(default=25, ge=0, le=600)
 
     # Worker process
     worker_id: str = Field(default_factory=_default_worker_id)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from relatoria_bff.auth import TokenVerifier
 from relatoria_bff.metrics import BffMetrics
+from relatoria_bff.status_watch import StatusWatch
 from relatoria_shared.cache.status_cache import StatusCache
 from relatoria_shared.connections import Connections, open_connections
 from relatoria_shared.db.requests import PgRequestRepository, RequestRepository
@@ -24,6 +25,7 @@ class Resources:
     requests: RequestRepository
     transitions: RequestTransitions
     verifier: TokenVerifier
+    watch: StatusWatch
 
     @property
     def cache(self) -> StatusCache:
@@ -39,21 +41,29 @@ class Resources:
 @contextlib.asynccontextmanager
 async def open_resources(settings: Settings, metrics: BffMetrics) -> AsyncIterator[Resources]:
     """Open every connection the BFF uses, and close them all on exit; `metrics` counts
-    what the BFF's transitions do. RabbitMQ is not one of them: accepting and cancelling
+    what the BFF's transitions do; the status feed is followed meanwhile (`watch`).
+    RabbitMQ is not one of them: accepting and cancelling
     send no message (a new request's wake-up is its recording statement's notification),
     so the BFF starts, and stays ready, while the broker is down."""
     verifier = TokenVerifier(settings)
     async with open_connections(settings, broker=False) as connections:
         requests = PgRequestRepository(connections.pool)
-        yield Resources(
-            settings=settings,
-            connections=connections,
-            requests=requests,
-            transitions=RequestTransitions(
-                requests, connections.announcer(metrics), settings.owner_limits
-            ),
-            verifier=verifier,
-        )
+        watch = StatusWatch.from_settings(settings, connections.cache.feed_channel)
+        watch.start()
+        metrics.observe(watch)
+        try:
+            yield Resources(
+                settings=settings,
+                connections=connections,
+                requests=requests,
+                transitions=RequestTransitions(
+                    requests, connections.announcer(metrics), settings.owner_limits
+                ),
+                verifier=verifier,
+                watch=watch,
+            )
+        finally:
+            await watch.aclose()
 
 
 class ResourcesOnDemand:

@@ -12,10 +12,12 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
 
+from relatoria_bff.status_watch import StatusWatch
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.report import ReportRecord
 from relatoria_shared.metrics_registry import process_registry
@@ -60,6 +62,23 @@ class BffMetrics:
             ["code"],
             registry=registry,
         )
+
+        self.status_listeners = Gauge(
+            "relatoria_bff_status_listeners",
+            "Requests of this process waiting for reports to change (long polls).",
+            registry=registry,
+        )
+        self.status_feed_up = Gauge(
+            "relatoria_bff_status_feed_up",
+            "1 while this process follows the status feed; 0 while its waiters re-read "
+            "the status every 2 s instead.",
+            registry=registry,
+        )
+
+    def observe(self, watch: StatusWatch) -> None:
+        """Report `watch`'s listeners and whether it follows the feed, when scraped."""
+        self.status_listeners.set_function(lambda: watch.listeners)
+        self.status_feed_up.set_function(lambda: 1 if watch.healthy else 0)
 
     def transitioned(
         self,

@@ -1,12 +1,15 @@
-"""The Redis status cache: status documents by request id, never going backwards.
+"""The Redis status cache: status documents by request id, never going backwards; and
+the status feed, where each state change's document is published as it is cached.
 
-Redis only caches. Every failure here is logged and swallowed: callers fall back to
-PostgreSQL, so a Redis outage slows status reads down and breaks nothing.
+Redis only caches and notifies. Every failure here is logged and swallowed: callers fall
+back to PostgreSQL, so a Redis outage slows status reads (and those waiting for a change)
+down and breaks nothing.
 """
 
 import json
 import logging
 import uuid
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -27,8 +30,15 @@ if current and owned and current >= tonumber(ARGV[1]) then
 end
 redis.call('HSET', KEYS[1], 'version', ARGV[1], 'doc', ARGV[2], 'owner', ARGV[4], 'key', ARGV[5])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[6] ~= '' then
+  redis.call('PUBLISH', ARGV[6],
+    ARGV[7] .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[4])
+end
 return 1
 """
+# A feed message: request id, version, file key, document body (JSON, which holds no raw
+# newline) and owner, one per line; the owner last, so that it may hold anything.
+_FEED_FIELDS = 5
 
 
 def create_redis(settings: Settings) -> "Redis":
@@ -68,6 +78,11 @@ class StatusCache:
             settings.status_cache_active_ttl_seconds,
         )
 
+    @property
+    def feed_channel(self) -> str:
+        """The Redis channel where `announce` publishes each state change's document."""
+        return f"{self._prefix}status-feed"
+
     def key(self, report_id: uuid.UUID) -> str:
         """The Redis key holding the status of `report_id`."""
         return f"{self._prefix}status:{report_id}"
@@ -93,6 +108,14 @@ class StatusCache:
 
     async def put(self, document: StatusDocument) -> bool:
         """Store `document` unless a newer version is cached; True if written."""
+        return await self._put(document, channel="")
+
+    async def announce(self, document: StatusDocument) -> bool:
+        """`put`, and publish `document` on the feed when it was written (a state change;
+        a read's refill is only `put`). True if written."""
+        return await self._put(document, channel=self.feed_channel)
+
+    async def _put(self, document: StatusDocument, channel: str) -> bool:
         key = self.key(document.request_id)
         ttl = self._ttl if document.status.is_terminal else self._active_ttl
         try:
@@ -104,6 +127,8 @@ class StatusCache:
                     ttl,
                     document.owner_id,
                     document.object_key or "",
+                    channel,
+                    str(document.request_id),
                 ],
             )
         except RedisError as exc:
@@ -117,6 +142,37 @@ class StatusCache:
             return bool(await self._redis.ping())
         except RedisError:
             return False
+
+
+@dataclass(frozen=True)
+class FeedMessage:
+    """A state change as the feed carries it: routed by request and owner, its document
+    parsed only for whoever listens."""
+
+    request_id: str
+    owner_id: str
+    version: int
+    object_key: str | None
+    body_json: str
+
+    @classmethod
+    def parse(cls, data: bytes) -> "FeedMessage | None":
+        """The message in `data`; None for one not in the feed's form."""
+        fields = data.decode(errors="replace").split("\n", _FEED_FIELDS - 1)
+        if len(fields) != _FEED_FIELDS or not fields[1].isdigit():
+            return None
+        request_id, version, key, body_json, owner = fields
+        return cls(request_id, owner, int(version), key or None, body_json)
+
+    def document(self) -> StatusDocument | None:
+        """The status document; None if its body is not JSON."""
+        try:
+            body: StatusBody = json.loads(self.body_json)
+        except ValueError:
+            return None
+        return StatusDocument(
+            body=body, owner_id=self.owner_id, version=self.version, object_key=self.object_key
+        )
 
 
 def _text(value: bytes | str) -> str:

@@ -1,5 +1,6 @@
-"""What follows every state change, in order: mirror the status document to the cache,
-do the transition's messaging, count its metric.
+"""What follows every state change, in order: mirror the status document to the cache
+and publish it on the status feed (one Redis call), do the transition's messaging, count
+its metric. Whoever waits for a change (a long poll, an event stream) listens to the feed.
 
 One transition is lighter, because it is the hot path: `ACCEPTED`. Its wake-up is the
 notification the recording statement sent (`db.wake_channel`), and its status document,
@@ -37,10 +38,11 @@ class Transition(StrEnum):
 
 
 class StatusMirror(Protocol):
-    """Where status documents are mirrored (the Redis status cache)."""
+    """Where status documents are mirrored and published (the Redis status cache and its
+    feed)."""
 
-    async def put(self, document: StatusDocument) -> bool:
-        """Store `document` unless a newer version is there."""
+    async def announce(self, document: StatusDocument) -> bool:
+        """Store `document` unless a newer version is there, and publish it if stored."""
         ...
 
 
@@ -114,7 +116,7 @@ class Announcer:
         claiming what is due."""
         try:
             if transition not in _UNMIRRORED:
-                await self._mirror.put(status_document(record))
+                await self._mirror.announce(status_document(record))
             if transition in _WAKES:
                 await self._messenger.wake(record)
             elif transition is Transition.RETRIED:

@@ -1,16 +1,12 @@
 """Routes of `/v1/reports` and `/v1/report-types`: translate HTTP, delegate to the service."""
 
-import asyncio
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import ValidationError
 
-from relatoria_bff.body_budget import LARGE_BODY_BYTES, READ_SECONDS, BodyBudget
-from relatoria_bff.dependencies import Authenticated, current_caller
+from relatoria_bff.body_budget import BodyBudget
+from relatoria_bff.dependencies import Authenticated, Caller, current_caller
 from relatoria_bff.documented_errors import (
     INVALID_PARAMETERS,
     NOT_FOUND,
@@ -18,8 +14,7 @@ from relatoria_bff.documented_errors import (
     UNAVAILABLE,
     documented,
 )
-from relatoria_bff.errors import ApiError
-from relatoria_bff.reports import service
+from relatoria_bff.reports import create_input, service, waiting
 from relatoria_bff.reports.schemas import (
     ReportAccepted,
     ReportCreate,
@@ -28,15 +23,22 @@ from relatoria_bff.reports.schemas import (
     ReportTypeList,
     ReportTypeRead,
 )
-from relatoria_shared import json_codec
 from relatoria_shared.catalog import CATALOG
 from relatoria_shared.domain.status import ReportStatus
+from relatoria_shared.domain.status_document import status_document
 from relatoria_shared.logging_setup import bind_log_context
 from relatoria_shared.settings import Settings
 
 router = APIRouter(tags=["reports"])
 
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+WaitQuery = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        description="Seconds to wait for the report (at most the server's cap, 25 by "
+        "default); the same as `Prefer: wait=N`.",
+    ),
+]
 
 _IDEMPOTENCY_KEY_DESCRIPTION = (
     "Retry-safe key (printable ASCII, at most 255 characters), per caller."
@@ -77,86 +79,6 @@ CREATE_RESPONSES = documented(
 READ_RESPONSES = documented(UNAUTHORIZED, NOT_FOUND, UNAVAILABLE)
 
 
-async def _report_create(request: Request, size: int) -> ReportCreate:
-    """The body (of `size` bytes at most) as a `ReportCreate`, with FastAPI's own answers
-    to a bad one: no body or a body not declared as JSON is a 422, undecodable JSON a 400
-    (`INVALID_JSON`), and each invalid field a 422 naming its path under `body`. A large
-    body is parsed in a thread: the loop keeps serving between the parser's steps."""
-    raw = await _body(request, size)
-    if not raw:
-        raise _invalid_body("missing", "Field required")
-    if not _declared_json(request.headers.get("content-type", "")):
-        raise _invalid_body(
-            "content_type", "the body must be JSON, sent with Content-Type: application/json"
-        )
-    if len(raw) <= LARGE_BODY_BYTES:
-        return _parsed(raw)
-    return await asyncio.to_thread(_parsed, raw)
-
-
-async def _body(request: Request, size: int) -> bytes:
-    """The body's bytes. A large one holds part of the body budget while it arrives, so it
-    must arrive within `READ_SECONDS` (else 408); a small one holds only its connection."""
-    if size <= LARGE_BODY_BYTES:
-        return await request.body()
-    try:
-        async with asyncio.timeout(READ_SECONDS):
-            return await request.body()
-    except TimeoutError:
-        raise ApiError(
-            408, "REQUEST_TIMEOUT", f"the body did not arrive within {READ_SECONDS:g} seconds"
-        ) from None
-
-
-def _parsed(raw: bytes) -> ReportCreate:
-    try:
-        data = json_codec.loads_exact(raw)
-    except ValueError as exc:
-        raise RequestValidationError(
-            [{"type": "json_invalid", "loc": ("body",), "msg": "JSON decode error"}]
-        ) from exc
-    try:
-        return ReportCreate.model_validate(data)
-    except ValidationError as exc:
-        errors = [
-            {**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)
-        ]
-        raise RequestValidationError(errors) from None
-
-
-def _expected_size(request: Request, settings: Settings) -> int:
-    """The body's declared length; a body without one (chunked) may be as large as the
-    body limit allows."""
-    declared = request.headers.get("content-length", "")
-    return int(declared) if declared.isdigit() else settings.max_body_bytes
-
-
-def _declared_json(content_type: str) -> bool:
-    media_type = content_type.partition(";")[0].strip().lower()
-    main, _, sub = media_type.partition("/")
-    return main == "application" and (sub == "json" or sub.endswith("+json"))
-
-
-def _invalid_body(kind: str, message: str) -> RequestValidationError:
-    return RequestValidationError([{"type": kind, "loc": ("body",), "msg": message}])
-
-
-def _check_idempotency_key(key: str | None) -> str | None:
-    if key is None:
-        return None
-    # The IETF draft sends the key as a structured-field string: "…", quotes included.
-    if len(key) >= 2 and key[0] == key[-1] == '"':
-        key = key[1:-1]
-    if not _IDEMPOTENCY_KEY.match(key):
-        raise ApiError(
-            400,
-            "INVALID_IDEMPOTENCY_KEY",
-            "Idempotency-Key must be 1-255 printable ASCII characters",
-            path="Idempotency-Key",
-        )
-    return key
-
-
 @router.post(
     "/v1/reports",
     status_code=201,
@@ -164,31 +86,61 @@ def _check_idempotency_key(key: str | None) -> str | None:
     openapi_extra=CREATE_DOCUMENTED,
     responses=CREATE_RESPONSES,
 )
-async def create_report(request: Request) -> JSONResponse:
-    """Request a report. Answers at once; watch `Location` for its status. `429` with
+async def create_report(request: Request, wait: WaitQuery = None) -> JSONResponse:
+    """Request a report. Answers at once, or, with `wait` (or `Prefer: wait=N`), once the
+    report is finished if it finishes within that time: then with its whole status
+    document, `downloadUrl` included. Watch `Location` for its status. `429` with
     `Retry-After` when the caller is over its limits (reports in flight, posts per second)."""
     caller = await current_caller(request)  # before a byte of the body is read
-    key = _check_idempotency_key(request.headers.get("idempotency-key"))
-    budget: BodyBudget = request.app.state.body_budget
-    # Held until the request is recorded: its parsed table lives until then.
-    size = _expected_size(request, caller.resources.settings)
-    async with budget.reserve(size):
-        body = await _report_create(request, size)
-        submission = await service.submit_report(
-            resources=caller.resources, owner_id=caller.owner, body=body, idempotency_key=key
-        )
+    resources = caller.resources
+    submission = await _submitted(request, caller)
     record = submission.record
     bind_log_context(request_id=str(record.id))
     headers = {"Location": f"/v1/reports/{record.id}"}
     if submission.replayed:
         headers["Idempotent-Replayed"] = "true"
+    document = status_document(record)
+    seconds = _requested_wait(request, wait, resources.settings, headers)
+    if seconds:
+        document = await waiting.wait_until(resources, document, waiting.finished, seconds)
+        if waiting.finished(document):
+            return JSONResponse(
+                await service.presented(resources, document), status_code=201, headers=headers
+            )
     # Answered as built: the route's model documents the shape, without re-validating it.
     accepted = {
         "requestId": str(record.id),
-        "status": record.status.value,
+        "status": document.body["status"],
         "createdAt": record.created_at.isoformat(),
     }
     return JSONResponse(accepted, status_code=201, headers=headers)
+
+
+async def _submitted(request: Request, caller: Caller) -> service.Submission:
+    """The request read and recorded. The body budget is held meanwhile, and its parsed
+    table lives no longer than this (a waiting POST does not keep it)."""
+    key = create_input.idempotency_key(request.headers.get("idempotency-key"))
+    budget: BodyBudget = request.app.state.body_budget
+    size = create_input.expected_size(request, caller.resources.settings)
+    async with budget.reserve(size):
+        body = await create_input.report_create(request, size)
+        return await service.submit_report(
+            resources=caller.resources, owner_id=caller.owner, body=body, idempotency_key=key
+        )
+
+
+def _requested_wait(
+    request: Request, wait: int | None, settings: Settings, headers: dict[str, str]
+) -> int | None:
+    """The seconds the request asked to wait, capped; a `Prefer: wait` honoured is
+    acknowledged in `headers` (`Preference-Applied`, RFC 7240)."""
+    prefer = request.headers.get("prefer")
+    seconds = waiting.requested_wait(wait, prefer, settings.max_wait_seconds)
+    if wait is None and seconds is not None:
+        headers["Preference-Applied"] = f"wait={seconds}"
+    if prefer is not None:
+        headers["Vary"] = "Prefer"
+    return seconds
 
 
 @router.get(
@@ -224,13 +176,23 @@ async def list_reports(
     response_model=ReportStatusRead,
     responses=READ_RESPONSES,
 )
-async def get_report(caller: Authenticated, report_id: str) -> JSONResponse:
-    """The status document; `downloadUrl` is a fresh presigned URL once the report is done."""
+async def get_report(
+    request: Request, caller: Authenticated, report_id: str, wait: WaitQuery = None
+) -> JSONResponse:
+    """The status document; `downloadUrl` is a fresh presigned URL once the report is done.
+    With `wait` (or `Prefer: wait=N`), a long poll: answers once the document changes (a
+    new state, more progress) or the seconds pass, at once if the report is finished."""
     resources = caller.resources
     document = await service.read_status(
         resources=resources, owner_id=caller.owner, report_id=report_id
     )
-    return JSONResponse(await service.presented(resources, document))
+    headers: dict[str, str] = {}
+    seconds = _requested_wait(request, wait, resources.settings, headers)
+    if seconds:
+        document = await waiting.wait_until(
+            resources, document, waiting.changed_from(document), seconds
+        )
+    return JSONResponse(await service.presented(resources, document), headers=headers)
 
 
 @router.delete(
