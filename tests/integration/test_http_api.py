@@ -302,4 +302,4 @@ async def test_catalog_health_and_docs(client: httpx.AsyncClient) -> None:
     creation = (await client.get("/openapi.json")).json()["paths"]["/v1/reports"]["post"]
     body_schema = creation["requestBody"]["content"]["application/json"]["schema"]
     assert body_schema["required"] == ["type", "format", "title"]
-    assert [p["name"] for p in creation["parameters"]] == ["Idempotency-Key"]
+    assert [p["name"] for p in creation["parameters"]] == ["wait", "Idempotency-Key"]
