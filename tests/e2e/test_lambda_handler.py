@@ -145,3 +145,21 @@ def test_bad_input_through_lambda_gets_the_same_4xx_codes(invoke: Invoker) -> No
     rejected = invoke(rest_api_event("POST", "/v1/reports", headers, bad))
     assert rejected["statusCode"] == 422
     assert json.loads(rejected["body"])["code"] == "UNSUPPORTED_FORMAT"
+
+
+def test_through_lambda_a_post_may_wait_and_event_streams_are_refused(invoke: Invoker) -> None:
+    headers = bearer(f"lambda-{uuid.uuid4().hex[:8]}")
+    waited = invoke(
+        rest_api_event(
+            "POST", "/v1/reports", headers | {"Prefer": "wait=20"}, table_request("csv", ROWS)
+        )
+    )
+    assert waited["statusCode"] == 201, waited["body"]
+    document = json.loads(waited["body"])
+    assert document["status"] == "done", document
+    assert httpx.get(document["downloadUrl"]).text.splitlines()[1].startswith("Ana,1,2.5")
+
+    for path in ("/v1/reports/events", f"/v1/reports/{document['requestId']}/events"):
+        refused = invoke(http_api_event("GET", path, headers))
+        assert refused["statusCode"] == 501, refused["body"]
+        assert json.loads(refused["body"])["code"] == "STREAMING_UNSUPPORTED"

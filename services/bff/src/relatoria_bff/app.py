@@ -14,20 +14,24 @@ from relatoria_bff.bootstrap import ResourcesOnDemand
 from relatoria_bff.errors import install_error_handlers
 from relatoria_bff.metrics import BffMetrics
 from relatoria_bff.metrics import router as metrics_router
-from relatoria_bff.reports import legacy_views, views
+from relatoria_bff.reports import event_views, legacy_views, views
 from relatoria_bff.request_telemetry import PROBE_PATHS, RequestTelemetry
 from relatoria_bff.unhandled_errors import UnhandledErrors
 from relatoria_shared.garbage_collector import settle_garbage_collector
 from relatoria_shared.settings import Settings
 
 
-def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, metrics: BffMetrics | None = None, *, streams: bool = True
+) -> FastAPI:
     """Build the BFF; nothing connects until the app starts or serves its first request.
 
     With its lifespan (a server), connections open at start-up, so a broken dependency
     stops the process before it takes traffic, and close at shutdown. Without it (Lambda),
     the first request that needs them opens them. `metrics` (by default, on a registry of
     the app's own) are served at `GET /metrics`, which needs none of those connections.
+    Without `streams` (behind API Gateway, which cannot stream), the event routes answer
+    `501 STREAMING_UNSUPPORTED`.
     """
     metrics = metrics if metrics is not None else BffMetrics()
     resources = ResourcesOnDemand(settings, metrics)
@@ -61,6 +65,7 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
     )
     app.state.resources = resources
     app.state.metrics = metrics
+    app.state.streams = streams
     app.state.body_budget = BodyBudget(
         settings.bff_body_budget_bytes, settings.bff_body_wait_seconds
     )
@@ -86,7 +91,8 @@ def create_app(settings: Settings, metrics: BffMetrics | None = None) -> FastAPI
     return app
 
 
-_ROUTERS = (views.router, legacy_views.router, health.router, metrics_router)
+# The event routes first: `/v1/reports/events` must not be taken for a report's id.
+_ROUTERS = (event_views.router, views.router, legacy_views.router, health.router, metrics_router)
 
 
 def _is_probe(scope: MutableMapping[str, Any]) -> bool:

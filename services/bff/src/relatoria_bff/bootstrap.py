@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from relatoria_bff.auth import TokenVerifier
 from relatoria_bff.metrics import BffMetrics
+from relatoria_bff.reports.queue_estimates import QueueEstimates
 from relatoria_bff.status_watch import StatusWatch
 from relatoria_shared.cache.status_cache import StatusCache
 from relatoria_shared.connections import Connections, open_connections
@@ -26,6 +27,7 @@ class Resources:
     transitions: RequestTransitions
     verifier: TokenVerifier
     watch: StatusWatch
+    estimates: QueueEstimates
 
     @property
     def cache(self) -> StatusCache:
@@ -61,6 +63,7 @@ async def open_resources(settings: Settings, metrics: BffMetrics) -> AsyncIterat
                 ),
                 verifier=verifier,
                 watch=watch,
+                estimates=QueueEstimates(requests, connections.cache),
             )
         finally:
             await watch.aclose()

@@ -26,7 +26,7 @@ class LambdaHandler:
     """One Lambda process's BFF: an app, its event loop, and connections kept warm."""
 
     def __init__(self, settings: Settings) -> None:
-        self.app = create_app(settings)
+        self.app = create_app(settings, streams=False)  # API Gateway cannot stream
         # The connections belong to one event loop, so every invocation runs on this one,
         # whichever thread the runtime calls from.
         self._loop = asyncio.new_event_loop()

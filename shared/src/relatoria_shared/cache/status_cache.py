@@ -8,6 +8,7 @@ down and breaks nothing.
 
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ from redis.exceptions import RedisError
 
 from relatoria_shared.domain.status_document import StatusBody, StatusDocument
 from relatoria_shared.settings import Settings
+from relatoria_shared.transitions.announce import FinishedJob
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,17 @@ if ARGV[6] ~= '' then
   redis.call('PUBLISH', ARGV[6],
     ARGV[7] .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[4])
 end
+if ARGV[8] ~= '' then
+  local bucket = ARGV[8] .. math.floor(tonumber(redis.call('TIME')[1]) / 60)
+  redis.call('HINCRBY', bucket, 'finished', 1)
+  redis.call('HINCRBYFLOAT', bucket, 'busy', ARGV[9])
+  redis.call('EXPIRE', bucket, 900)
+end
 return 1
 """
+# Jobs finished per lane and minute, and the seconds they took: recent throughput, for
+# queue estimates (`lane_rate`).
+_RATE_MINUTES = 5
 # A feed message: request id, version, file key, document body (JSON, which holds no raw
 # newline) and owner, one per line; the owner last, so that it may hold anything.
 _FEED_FIELDS = 5
@@ -108,14 +119,38 @@ class StatusCache:
 
     async def put(self, document: StatusDocument) -> bool:
         """Store `document` unless a newer version is cached; True if written."""
-        return await self._put(document, channel="")
+        return await self._put(document, channel="", finished=None)
 
-    async def announce(self, document: StatusDocument) -> bool:
+    async def announce(self, document: StatusDocument, finished: FinishedJob | None = None) -> bool:
         """`put`, and publish `document` on the feed when it was written (a state change;
-        a read's refill is only `put`). True if written."""
-        return await self._put(document, channel=self.feed_channel)
+        a read's refill is only `put`); a job that `finished` counts in its lane's recent
+        throughput (`lane_rate`), once. True if written."""
+        return await self._put(document, channel=self.feed_channel, finished=finished)
 
-    async def _put(self, document: StatusDocument, channel: str) -> bool:
+    async def lane_rate(self, lane: str) -> "LaneRate":
+        """How many jobs of `lane` finished per second over the last minutes, and the
+        seconds each took on average; zeros when none did or Redis is unavailable."""
+        now = time.time()
+        minute = int(now // 60)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for past in range(minute - _RATE_MINUTES, minute + 1):
+                    pipe.hmget(f"{self._rate_prefix(lane)}{past}", ("finished", "busy"))
+                buckets = await pipe.execute()
+        except RedisError as exc:
+            log.warning("lane rate read failed", extra={"error": str(exc)})
+            return LaneRate(0.0, 0.0)
+        finished = sum(int(f) for f, _ in buckets if f is not None)
+        busy = sum(float(b) for _, b in buckets if b is not None)
+        window = _RATE_MINUTES * 60 + now % 60
+        return LaneRate(finished / window, busy / finished if finished else 0.0)
+
+    def _rate_prefix(self, lane: str) -> str:
+        return f"{self._prefix}lane-rate:{lane}:"
+
+    async def _put(
+        self, document: StatusDocument, channel: str, finished: FinishedJob | None
+    ) -> bool:
         key = self.key(document.request_id)
         ttl = self._ttl if document.status.is_terminal else self._active_ttl
         try:
@@ -129,6 +164,8 @@ class StatusCache:
                     document.object_key or "",
                     channel,
                     str(document.request_id),
+                    self._rate_prefix(finished.lane) if finished else "",
+                    finished.seconds if finished else 0,
                 ],
             )
         except RedisError as exc:
@@ -142,6 +179,14 @@ class StatusCache:
             return bool(await self._redis.ping())
         except RedisError:
             return False
+
+
+@dataclass(frozen=True)
+class LaneRate:
+    """A lane's recent throughput: jobs finished per second, and seconds per job."""
+
+    per_second: float
+    seconds_per_job: float
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,14 @@ class OverLimit:
     tokens: float
 
 
+@dataclass(frozen=True)
+class QueuePlace:
+    """A queued request's lane, and its place there: 1 is the next to be claimed."""
+
+    lane: str
+    position: int
+
+
 class RequestRepository(Protocol):
     """What the BFF reads and writes of requests."""
 
@@ -75,6 +83,10 @@ class RequestRepository(Protocol):
 
     async def cancel(self, report_id: uuid.UUID, owner_id: str) -> Cancelled | None:
         """Cancel the owner's queued, processing or done request; None if not cancellable."""
+        ...
+
+    async def queue_place(self, report_id: uuid.UUID) -> QueuePlace | None:
+        """Where a queued request stands in its lane; None if it is not queued."""
         ...
 
     async def ping(self) -> None:
@@ -121,6 +133,16 @@ SELECT {STATUS_COLUMNS}, request_fingerprint FROM report_requests
 _OWNER = "SELECT in_flight, tokens, refilled_at, now() AS now FROM report_owners "
 _OWNER += "WHERE owner_id = $1 AND lane = $2"
 _GET = f"SELECT {STATUS_COLUMNS} FROM report_requests WHERE id = $1"
+# The due queued requests of the lane claimed before this one (`fair_at` order, as the
+# claim takes them): a range of the claim's own partial index.
+_QUEUE_PLACE = """
+SELECT me.lane, 1 + (
+  SELECT count(*) FROM report_requests r
+   WHERE r.status = 'queued' AND r.lane = me.lane AND r.fair_at < me.fair_at
+     AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= now())
+) AS position
+FROM report_requests me WHERE me.id = $1 AND me.status = 'queued'
+"""
 # The row is locked before it is read, so the key returned is the one recorded when the
 # cancel took effect (a worker's concurrent `done` either lands first or not at all).
 _CANCEL = f"""
@@ -181,6 +203,11 @@ class PgRequestRepository:
                 if row["clock"] is None:
                     return await _over_limit(conn, new, limits)
         raise RuntimeError("idempotency key kept changing hands")
+
+    async def queue_place(self, report_id: uuid.UUID) -> QueuePlace | None:
+        """See `RequestRepository.queue_place`."""
+        row = await self._pool.fetchrow(_QUEUE_PLACE, report_id)
+        return QueuePlace(row["lane"], row["position"]) if row else None
 
     async def get(self, report_id: uuid.UUID) -> ReportRecord | None:
         """See `RequestRepository.get`."""

@@ -9,6 +9,7 @@ put like any other), not by the POST: the POST itself writes nothing to the cach
 """
 
 import logging
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
@@ -37,12 +38,21 @@ class Transition(StrEnum):
     REQUEUED = "requeued"  # queued, woken again by an operator
 
 
+@dataclass(frozen=True)
+class FinishedJob:
+    """A job that ended (done, or failed for good) in `lane` after `seconds` of work."""
+
+    lane: str
+    seconds: float
+
+
 class StatusMirror(Protocol):
     """Where status documents are mirrored and published (the Redis status cache and its
     feed)."""
 
-    async def announce(self, document: StatusDocument) -> bool:
-        """Store `document` unless a newer version is there, and publish it if stored."""
+    async def announce(self, document: StatusDocument, finished: FinishedJob | None = None) -> bool:
+        """Store `document` unless a newer version is there, and publish it if stored; a
+        job that `finished` counts in its lane's recent throughput."""
         ...
 
 
@@ -88,6 +98,15 @@ _WAKES = frozenset(
 )
 _DEAD_LETTERS = frozenset({Transition.DEAD_LETTERED, Transition.ABANDONED})
 _UNMIRRORED = frozenset({Transition.ACCEPTED})  # see the module's docstring
+_ENDS_OF_WORK = frozenset({Transition.DONE, Transition.DEAD_LETTERED})
+
+
+def _finished(transition: Transition, record: ReportRecord) -> FinishedJob | None:
+    """The work a job ended after, to count in its lane's throughput (queue estimates)."""
+    if transition not in _ENDS_OF_WORK or not record.started_at or not record.finished_at:
+        return None
+    seconds = (record.finished_at - record.started_at).total_seconds()
+    return FinishedJob(record.lane.value, max(seconds, 0.0))
 
 
 class Announcer:
@@ -116,7 +135,7 @@ class Announcer:
         claiming what is due."""
         try:
             if transition not in _UNMIRRORED:
-                await self._mirror.announce(status_document(record))
+                await self._mirror.announce(status_document(record), _finished(transition, record))
             if transition in _WAKES:
                 await self._messenger.wake(record)
             elif transition is Transition.RETRIED:

@@ -55,6 +55,27 @@ class ReportProgress(BaseModel):
         "estimate for data-source reports."
     )
     rowsExpectedIsEstimate: bool  # noqa: N815
+    estimatedFinishAt: str | None = Field(  # noqa: N815
+        default=None,
+        description="While processing with a known total: when it should finish at the "
+        "rate it has written rows so far (an estimate).",
+    )
+
+
+class QueueView(BaseModel):
+    """Where a queued report stands (estimates, computed when it is read)."""
+
+    position: int = Field(
+        description="1: next to run in its lane, under the fair claim. It can move either "
+        "way: another owner's report may go ahead of a burst."
+    )
+    estimatedStartAt: str | None = Field(  # noqa: N815
+        description="From the lane's throughput over the last minutes; null when nothing "
+        "finished lately."
+    )
+    estimatedFinishAt: str | None = Field(  # noqa: N815
+        description="The estimated start plus the lane's recent average time per report."
+    )
 
 
 class ReportStatusRead(BaseModel):
@@ -94,6 +115,11 @@ class ReportStatusRead(BaseModel):
         default=None, description="While the report renders (updated every few seconds)."
     )
     result: ReportResult | None
+    queue: QueueView | None = Field(
+        default=None,
+        description="While queued, on reads of the one report and its events (not in "
+        "lists): its position and estimated start and finish.",
+    )
     downloadUrl: str | None = Field(  # noqa: N815
         description="A presigned URL, made at read time, when status is done."
     )

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from relatoria_bff.bootstrap import Resources
+from relatoria_bff.reports.queue_estimates import estimated_finish
 from relatoria_bff.reports.schemas import ReportCreate
 from relatoria_shared.catalog import ValidatedRequest, lane_for, validate_request
 from relatoria_shared.db.requests import PageCursor
@@ -193,9 +194,12 @@ async def list_reports(
     return [status_document(r) for r in page], next_cursor
 
 
-async def presented(resources: Resources, document: StatusDocument) -> dict[str, Any]:
+async def presented(
+    resources: Resources, document: StatusDocument, *, estimated: bool
+) -> dict[str, Any]:
     """The client's view of a status document: its body, with a freshly signed download
-    URL once the report is done."""
+    URL once the report is done; `estimated`, also where a queued report stands (`queue`)
+    and when a running one should finish (reads of one report, not lists)."""
     shown: dict[str, Any] = dict(document.body)
     shown["downloadUrl"] = None
     shown["downloadUrlExpiresAt"] = None
@@ -205,6 +209,11 @@ async def presented(resources: Resources, document: StatusDocument) -> dict[str,
         )
         shown["downloadUrl"] = url
         shown["downloadUrlExpiresAt"] = expires_at.isoformat()
+    if estimated:
+        shown["queue"] = await resources.estimates.queue(document)
+        finish = estimated_finish(document)
+        if finish is not None and shown["progress"] is not None:
+            shown["progress"] = {**shown["progress"], "estimatedFinishAt": finish}
     return shown
 
 

@@ -105,7 +105,9 @@ async def create_report(request: Request, wait: WaitQuery = None) -> JSONRespons
         document = await waiting.wait_until(resources, document, waiting.finished, seconds)
         if waiting.finished(document):
             return JSONResponse(
-                await service.presented(resources, document), status_code=201, headers=headers
+                await service.presented(resources, document, estimated=False),
+                status_code=201,
+                headers=headers,
             )
     # Answered as built: the route's model documents the shape, without re-validating it.
     accepted = {
@@ -167,7 +169,9 @@ async def list_reports(
         cursor=cursor,
         status=status,
     )
-    items = [await service.presented(resources, document) for document in documents]
+    items = [
+        await service.presented(resources, document, estimated=False) for document in documents
+    ]
     return ReportPage.model_validate({"items": items, "nextCursor": next_cursor})
 
 
@@ -192,7 +196,8 @@ async def get_report(
         document = await waiting.wait_until(
             resources, document, waiting.changed_from(document), seconds
         )
-    return JSONResponse(await service.presented(resources, document), headers=headers)
+    shown = await service.presented(resources, document, estimated=True)
+    return JSONResponse(shown, headers=headers)
 
 
 @router.delete(
@@ -211,7 +216,7 @@ async def cancel_report(caller: Authenticated, report_id: str) -> JSONResponse:
     document = await service.cancel_report(
         resources=resources, owner_id=caller.owner, report_id=report_id
     )
-    return JSONResponse(await service.presented(resources, document))
+    return JSONResponse(await service.presented(resources, document, estimated=False))
 
 
 @router.get(

@@ -63,21 +63,25 @@ async def wait_until(
     deadline = loop.time() + seconds
     with watch.watching_report(seen.request_id) as listener:
         # Read again once listening: a change between the first read and now is not missed.
-        latest = await _reread(resources, seen)
+        latest = await reread(resources, seen)
         while not settled(latest):
             remaining = deadline - loop.time()
             if remaining <= 0:
-                break
+                # A last look: a feed connection lost silently (a frozen Lambda process,
+                # a partition) may not have been noticed yet.
+                return await reread(resources, latest)
             timeout = remaining if watch.healthy else min(remaining, FALLBACK_SECONDS)
             for document in await listener.changes(timeout):
                 if document.version > latest.version:
                     latest = document
             if listener.take_interrupted() or not watch.healthy:
-                latest = await _reread(resources, latest)
+                latest = await reread(resources, latest)
     return latest
 
 
-async def _reread(resources: Resources, seen: StatusDocument) -> StatusDocument:
+async def reread(resources: Resources, seen: StatusDocument) -> StatusDocument:
+    """The report's status document as stored now, or `seen` if it cannot be read (or
+    what is read is older)."""
     try:
         latest = await service.read_status(
             resources=resources, owner_id=seen.owner_id, report_id=str(seen.request_id)
