@@ -106,10 +106,12 @@ async def test_a_long_poll_is_woken_by_the_change_and_not_before(
     cluster: Cluster, client: httpx.AsyncClient
 ) -> None:
     # No worker runs: the report stays queued until its owner cancels it.
+    metrics = (await client.get("/metrics")).text
+    assert "relatoria_bff_status_feed_up 1.0" in metrics
     who = owner()
     report_id = await post(client, SMALL, who)
     poll = asyncio.create_task(client.get(f"/v1/reports/{report_id}?wait=6", headers=bearer(who)))
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(0.3)
     assert not poll.done()
 
     cancelled_at = time.monotonic()
@@ -120,7 +122,7 @@ async def test_a_long_poll_is_woken_by_the_change_and_not_before(
 
     assert answer.status_code == 200
     assert answer.json()["status"] == "cancelled"
-    # Woken by the feed: a re-read (the fallback) comes every 2 s at best.
+    # Woken by the feed: without it, the first re-read would come 2 s into the wait.
     assert woken_after < 1.0, woken_after
 
 

@@ -15,11 +15,9 @@ from collections.abc import Callable, Iterator
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
-from redis.retry import Retry
 
-from relatoria_shared.cache.status_cache import FeedMessage
+from relatoria_shared.cache.status_cache import FeedMessage, create_redis
 from relatoria_shared.domain.status_document import StatusDocument
 from relatoria_shared.settings import Settings
 
@@ -27,6 +25,9 @@ log = logging.getLogger(__name__)
 
 FALLBACK_SECONDS = 2.0
 """How often a waiter re-reads the status while the feed is down."""
+QUIET_SECONDS = 30.0
+"""How long a waiter waits on the feed before it re-reads anyway: a change whose publish
+was lost (its worker's Redis write failed) is seen within this."""
 PING_SECONDS = 5.0
 SILENT_SECONDS = 3 * PING_SECONDS
 """A subscription that answered no ping for this long is taken for dead (a partition
@@ -90,7 +91,7 @@ class StatusWatch:
     @classmethod
     def from_settings(cls, settings: Settings, channel: str) -> "StatusWatch":
         """A watch on `channel` of the configured Redis."""
-        return cls(lambda: subscriber_redis(settings), channel)
+        return cls(lambda: create_redis(settings, subscriber=True), channel)
 
     def start(self) -> None:
         """Follow the feed in the background, until `aclose`."""
@@ -112,6 +113,18 @@ class StatusWatch:
             len(s) for s in self._by_owner.values()
         )
 
+    async def changes_for(
+        self, listener: Listener, seconds: float = QUIET_SECONDS
+    ) -> tuple[list[StatusDocument], bool]:
+        """What `listener` is told within `seconds` (`FALLBACK_SECONDS` at most while the
+        feed is down), and whether its waiter must re-read the status: the feed was
+        interrupted, is down, or said nothing meanwhile."""
+        arrived = await listener.changes(
+            seconds if self.healthy else min(seconds, FALLBACK_SECONDS)
+        )
+        stale = listener.take_interrupted() or not self.healthy or not arrived
+        return arrived, stale
+
     @contextlib.contextmanager
     def watching_report(self, report_id: uuid.UUID) -> Iterator[Listener]:
         """A listener told of each change of `report_id`, for the block."""
@@ -132,7 +145,7 @@ class StatusWatch:
             try:
                 await pubsub.subscribe(self._channel)
                 await self._read(pubsub)
-            except (RedisError, OSError) as exc:
+            except Exception as exc:  # whatever it was, follow again after a pause
                 if self.healthy or pause == RECONNECT_SECONDS[0]:
                     log.warning(
                         "status feed unreachable; waiters re-read every %gs",
@@ -145,6 +158,7 @@ class StatusWatch:
                 self._set_healthy(False)
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py's
+                with contextlib.suppress(RedisError, OSError):
                     await client.aclose()
             await asyncio.sleep(pause)
             pause = min(pause * 2, RECONNECT_SECONDS[1])
@@ -171,6 +185,12 @@ class StatusWatch:
     def _dispatch(self, data: bytes) -> None:
         if not self._by_report and not self._by_owner:
             return  # nobody waits: the message is not even parsed
+        try:
+            self._hand_out(data)
+        except Exception:  # one odd message must not stop the feed for everyone
+            log.exception("status feed message not handed out")
+
+    def _hand_out(self, data: bytes) -> None:
         message = FeedMessage.parse(data)
         if message is None:
             return
@@ -191,18 +211,6 @@ class StatusWatch:
             for group in (*self._by_report.values(), *self._by_owner.values()):
                 for listener in group:
                     listener.interrupt()
-
-
-def subscriber_redis(settings: Settings) -> Redis:
-    """A Redis client for a subscription: no read timeout (a quiet feed is no error; pings
-    tell a dead one), and no silent retries (a lost connection must be seen, since the
-    messages sent meanwhile are lost)."""
-    return Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        socket_keepalive=True,
-        retry=Retry(NoBackoff(), 0),
-    )
 
 
 @contextlib.contextmanager

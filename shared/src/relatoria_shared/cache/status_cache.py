@@ -13,7 +13,9 @@ import uuid
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from relatoria_shared.domain.status_document import StatusBody, StatusDocument
 from relatoria_shared.settings import Settings
@@ -23,27 +25,39 @@ log = logging.getLogger(__name__)
 
 # Write only if the stored version is older: a slow worker or a retry that finishes
 # late cannot overwrite a newer state with an older one. An entry without an owner (an
-# older release's) counts as absent.
+# older release's) counts as absent. With a feed channel (ARGV[6]), an announced version
+# is also published, once: even when a read refilled the cache with it first (its
+# `announced` field says which version was published last). A finished job's announce
+# also counts it in its lane's bucket of the minute (KEYS[2]).
 _PUT_IF_NEWER = """
 local current = tonumber(redis.call('HGET', KEYS[1], 'version'))
 local owned = redis.call('HEXISTS', KEYS[1], 'owner') == 1
-if current and owned and current >= tonumber(ARGV[1]) then
-  return 0
+local incoming = tonumber(ARGV[1])
+local written = 0
+if not (current and owned and current >= incoming) then
+  redis.call('HSET', KEYS[1], 'version', ARGV[1], 'doc', ARGV[2], 'owner', ARGV[4],
+    'key', ARGV[5])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+  written = 1
 end
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'doc', ARGV[2], 'owner', ARGV[4], 'key', ARGV[5])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-if ARGV[6] ~= '' then
-  redis.call('PUBLISH', ARGV[6],
-    ARGV[7] .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[4])
+if ARGV[6] ~= '' and (written == 1 or current == incoming) then
+  local announced = tonumber(redis.call('HGET', KEYS[1], 'announced'))
+  if not announced or announced < incoming then
+    redis.call('HSET', KEYS[1], 'announced', ARGV[1])
+    redis.call('PUBLISH', ARGV[6],
+      ARGV[7] .. '\\n' .. ARGV[1] .. '\\n' .. ARGV[5] .. '\\n' .. ARGV[2] .. '\\n' .. ARGV[4])
+    if KEYS[2] then
+      redis.call('HINCRBY', KEYS[2], 'finished', 1)
+      redis.call('HINCRBYFLOAT', KEYS[2], 'busy', ARGV[8])
+      redis.call('EXPIRE', KEYS[2], 900)
+    end
+  end
 end
-if ARGV[8] ~= '' then
-  local bucket = ARGV[8] .. math.floor(tonumber(redis.call('TIME')[1]) / 60)
-  redis.call('HINCRBY', bucket, 'finished', 1)
-  redis.call('HINCRBYFLOAT', bucket, 'busy', ARGV[9])
-  redis.call('EXPIRE', bucket, 900)
-end
-return 1
+return written
 """
+# A feed message: request id, version, file key, document body (JSON, which holds no raw
+# newline) and owner, one per line; the owner last, so that it may hold anything.
+_FEED_FIELDS = 5
 # Jobs finished per lane and minute, and the seconds they took: recent throughput, for
 # queue estimates (`lane_rate`).
 _RATE_MINUTES = 5
@@ -52,10 +66,21 @@ _RATE_MINUTES = 5
 _FEED_FIELDS = 5
 
 
-def create_redis(settings: Settings) -> "Redis":
-    """A Redis client with short timeouts, so a dead Redis cannot stall a request."""
+def create_redis(settings: Settings, *, subscriber: bool = False) -> "Redis":
+    """A Redis client with short timeouts, so a dead Redis cannot stall a request. A
+    `subscriber`'s (for a subscription) has no read timeout (a quiet feed is no error:
+    pings tell a dead one) and no silent retries (a lost connection must be seen, since
+    what was published meanwhile is lost)."""
+    url = settings.redis_url.get_secret_value()
+    if subscriber:
+        return Redis.from_url(
+            url,
+            socket_connect_timeout=settings.redis_timeout_seconds,
+            socket_keepalive=True,
+            retry=Retry(NoBackoff(), 0),
+        )
     return Redis.from_url(
-        settings.redis_url.get_secret_value(),
+        url,
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
         health_check_interval=30,
@@ -122,9 +147,10 @@ class StatusCache:
         return await self._put(document, channel="", finished=None)
 
     async def announce(self, document: StatusDocument, finished: FinishedJob | None = None) -> bool:
-        """`put`, and publish `document` on the feed when it was written (a state change;
-        a read's refill is only `put`); a job that `finished` counts in its lane's recent
-        throughput (`lane_rate`), once. True if written."""
+        """`put`, and publish `document` on the feed unless an equal or newer version was
+        published already (a state change; a read's refill is only `put`); a job that
+        `finished` counts in its lane's recent throughput (`lane_rate`), once. True if
+        the cache was written."""
         return await self._put(document, channel=self.feed_channel, finished=finished)
 
     async def lane_rate(self, lane: str) -> "LaneRate":
@@ -151,11 +177,13 @@ class StatusCache:
     async def _put(
         self, document: StatusDocument, channel: str, finished: FinishedJob | None
     ) -> bool:
-        key = self.key(document.request_id)
+        keys = [self.key(document.request_id)]
+        if finished is not None:
+            keys.append(f"{self._rate_prefix(finished.lane)}{int(time.time() // 60)}")
         ttl = self._ttl if document.status.is_terminal else self._active_ttl
         try:
             written = await self._put_script(
-                keys=[key],
+                keys=keys,
                 args=[
                     document.version,
                     document.body_json(),
@@ -164,7 +192,6 @@ class StatusCache:
                     document.object_key or "",
                     channel,
                     str(document.request_id),
-                    self._rate_prefix(finished.lane) if finished else "",
                     finished.seconds if finished else 0,
                 ],
             )

@@ -134,11 +134,13 @@ _OWNER = "SELECT in_flight, tokens, refilled_at, now() AS now FROM report_owners
 _OWNER += "WHERE owner_id = $1 AND lane = $2"
 _GET = f"SELECT {STATUS_COLUMNS} FROM report_requests WHERE id = $1"
 # The due queued requests of the lane claimed before this one (`fair_at` order, as the
-# claim takes them): a range of the claim's own partial index.
+# claim takes them; ties, which the claim takes in any order, by id): a range of the
+# claim's own partial index.
 _QUEUE_PLACE = """
 SELECT me.lane, 1 + (
   SELECT count(*) FROM report_requests r
-   WHERE r.status = 'queued' AND r.lane = me.lane AND r.fair_at < me.fair_at
+   WHERE r.status = 'queued' AND r.lane = me.lane
+     AND (r.fair_at < me.fair_at OR (r.fair_at = me.fair_at AND r.id < me.id))
      AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= now())
 ) AS position
 FROM report_requests me WHERE me.id = $1 AND me.status = 'queued'

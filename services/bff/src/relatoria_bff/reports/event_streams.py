@@ -5,9 +5,10 @@ Each event carries a status document as the API shows it (`downloadUrl` included
 done): `event: status` for a new state, `event: progress` for more rows in the same one.
 Its `id` is the document's `updatedAt`. A stream first sends the current state, so a
 client that reconnects (with `Last-Event-ID`) never misses an end it was away for; then
-each change the status feed brings (`relatoria_bff.status_watch`), re-reading every
-`FALLBACK_SECONDS` while the feed is down. A report's stream ends after its final state;
-every stream ends with a `retry:` hint when the BFF shuts down.
+each change the status feed brings (`relatoria_bff.status_watch`), re-reading every 2 s
+while the feed is down (and after 30 s of silence, in case a publish was lost). A
+report's stream ends after its final state; every stream ends with a `retry:` hint when
+the BFF shuts down.
 """
 
 import asyncio
@@ -21,7 +22,7 @@ from sse_starlette import ServerSentEvent
 
 from relatoria_bff.bootstrap import Resources
 from relatoria_bff.reports import service, waiting
-from relatoria_bff.status_watch import FALLBACK_SECONDS, Listener
+from relatoria_bff.status_watch import Listener
 from relatoria_shared import json_codec
 from relatoria_shared.db.pool import OUTAGES
 from relatoria_shared.domain.status_document import StatusDocument
@@ -34,10 +35,11 @@ one a shutdown sends)."""
 RECENT_REPORTS = 100
 """How many of an owner's newest reports a stream of all of them looks at when it starts
 or re-reads: those unfinished, or changed since `Last-Event-ID`."""
+_UNFINISHED = frozenset({"queued", "processing"})
 RESUME_MARGIN = timedelta(seconds=5)
 """A resumed stream also sends what changed shortly before its `Last-Event-ID`: a change
 committed late may carry an earlier time. Duplicates are harmless (same version)."""
-_QUIET_SECONDS = 3600.0  # a listener's wait while the feed is up: the feed wakes it
+_SENT_KEPT = 1000  # reports a stream remembers; past it, it forgets the finished ones
 
 
 class _Sent:
@@ -57,6 +59,8 @@ class _Sent:
 
     def note(self, document: StatusDocument) -> None:
         self._sent[document.request_id] = (document.version, document.body["status"])
+        if len(self._sent) > _SENT_KEPT:  # a stream open for days: bounded all the same
+            self._sent = {rid: sent for rid, sent in self._sent.items() if sent[1] in _UNFINISHED}
 
 
 async def one_report(
@@ -70,11 +74,11 @@ async def one_report(
         latest = await waiting.reread(resources, seen)
         yield await _event(resources, latest, sent, first=True)
         while not waiting.finished(latest):
-            arrived = await listener.changes(_QUIET_SECONDS if watch.healthy else FALLBACK_SECONDS)
+            arrived, stale = await watch.changes_for(listener)
             if shutdown.is_set():
                 yield _farewell()
                 return
-            if listener.take_interrupted() or not watch.healthy:
+            if stale:
                 arrived.append(await waiting.reread(resources, latest))
             for document in sorted(arrived, key=lambda d: d.version):
                 if sent.is_new(document):
@@ -97,11 +101,11 @@ async def owner_reports(
         if not current:
             yield ServerSentEvent(comment="no report in progress", retry=RETRY_MILLISECONDS)
         while True:
-            arrived = await listener.changes(_QUIET_SECONDS if watch.healthy else FALLBACK_SECONDS)
+            arrived, stale = await watch.changes_for(listener)
             if shutdown.is_set():
                 yield _farewell()
                 return
-            if listener.take_interrupted() or not watch.healthy:
+            if stale:
                 previous, looked_at = looked_at, datetime.now(UTC)
                 arrived += await _recent(resources, owner_id, previous)
             for document in arrived:
@@ -166,7 +170,7 @@ def _stopped_by(shutdown: anyio.Event, listener: Listener) -> Iterator[None]:
 
 def last_event_time(last_event_id: str | None) -> datetime | None:
     """The time a `Last-Event-ID` this API sent names; None for anything else."""
-    if not last_event_id:
+    if not last_event_id or len(last_event_id) > 64:
         return None
     try:
         moment = datetime.fromisoformat(last_event_id.strip())

@@ -5,13 +5,13 @@ for a report id."""
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Request, Response
 from sse_starlette import EventSourceResponse
 
 from relatoria_bff.dependencies import Authenticated
 from relatoria_bff.documented_errors import NOT_FOUND, UNAUTHORIZED, UNAVAILABLE, documented
 from relatoria_bff.errors import ApiError
-from relatoria_bff.reports import event_streams, service
+from relatoria_bff.reports import event_streams, service, waiting
 
 router = APIRouter(tags=["reports"])
 
@@ -32,7 +32,7 @@ STREAMS_UNSUPPORTED = {
 _STREAM: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
 }
-LastEventId = Annotated[str | None, Header(alias="Last-Event-ID", max_length=100)]
+LastEventId = Annotated[str | None, Header(alias="Last-Event-ID")]
 
 
 @router.get(
@@ -58,15 +58,17 @@ async def all_report_events(
     responses=_STREAM | documented(STREAMS_UNSUPPORTED, UNAUTHORIZED, NOT_FOUND, UNAVAILABLE),
 )
 async def report_events(
-    request: Request, caller: Authenticated, report_id: str
-) -> EventSourceResponse:
-    """Server-Sent Events of one report: its current state first (also on a reconnect, so
-    `Last-Event-ID` is not needed), then each change; the stream ends after its final
-    state."""
+    request: Request, caller: Authenticated, report_id: str, last_event_id: LastEventId = None
+) -> Response:
+    """Server-Sent Events of one report: its current state first (also on a reconnect),
+    then each change; the stream ends after its final state. A reconnect that already
+    had the final state (its `Last-Event-ID`) is answered `204`: EventSource stops."""
     _check_streaming(request)
     document = await service.read_status(
         resources=caller.resources, owner_id=caller.owner, report_id=report_id
     )
+    if waiting.finished(document) and last_event_id == document.body["updatedAt"]:
+        return Response(status_code=204)
     shutdown = anyio.Event()
     return _response(event_streams.one_report(caller.resources, document, shutdown), shutdown)
 

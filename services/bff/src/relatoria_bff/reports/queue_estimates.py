@@ -11,6 +11,7 @@ and the cached read stays cached. Every figure is an estimate; none is ever wort
 what cannot be read is left out (null).
 """
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from relatoria_shared.domain.status_document import StatusDocument
 
 POSITION_SECONDS = 2.0
 RATE_SECONDS = 5.0
+LOOKUP_SECONDS = 1.0  # an estimate is not worth holding a read longer
 _MAX_REMEMBERED = 10_000  # positions kept at most; past it, the memo starts afresh
 
 
@@ -48,6 +50,9 @@ class QueueEstimates:
         start = finish = None
         if rate.per_second > 0:
             start = datetime.now(UTC) + timedelta(seconds=(place.position - 1) / rate.per_second)
+            retry_at = document.body["nextAttemptAt"]
+            if retry_at is not None:  # waiting out a retry's backoff: not before it is due
+                start = max(start, datetime.fromisoformat(retry_at))
             finish = start + timedelta(seconds=rate.seconds_per_job)
         return {
             "position": place.position,
@@ -61,9 +66,10 @@ class QueueEstimates:
         if known is not None and now - known[0] < POSITION_SECONDS:
             return known[1]
         try:
-            place = await self._requests.queue_place(report_id)
+            async with asyncio.timeout(LOOKUP_SECONDS):
+                place = await self._requests.queue_place(report_id)
         except OUTAGES:
-            return None
+            place = None  # remembered too: a database down is not asked at every read
         if len(self._places) >= _MAX_REMEMBERED:
             self._places.clear()
         self._places[report_id] = (now, place)

@@ -203,6 +203,7 @@ async def presented(
     shown: dict[str, Any] = dict(document.body)
     shown["downloadUrl"] = None
     shown["downloadUrlExpiresAt"] = None
+    shown["queue"] = None
     if document.body["status"] == ReportStatus.DONE.value and document.object_key:
         url, expires_at = await asyncio.to_thread(
             resources.store.presign_download, document.object_key

@@ -140,8 +140,7 @@ def _requested_wait(
     seconds = waiting.requested_wait(wait, prefer, settings.max_wait_seconds)
     if wait is None and seconds is not None:
         headers["Preference-Applied"] = f"wait={seconds}"
-    if prefer is not None:
-        headers["Vary"] = "Prefer"
+    headers["Vary"] = "Prefer"  # the answer may differ with it
     return seconds
 
 

@@ -1,9 +1,10 @@
 """Long polls: a request that waits (`?wait=N`, `Prefer: wait=N`) for its report to change.
 
 A waiter is woken by the status feed (`relatoria_bff.status_watch`), not by a loop of its
-own; while the feed is down it re-reads the status every `FALLBACK_SECONDS`. Whatever
-fails while it waits (a worker, the broker, Redis, PostgreSQL), the wait ends with the
-status last seen: a long poll never turns into a 5xx once its report was read.
+own; while the feed is down it re-reads the status every 2 s, and at its deadline in any
+case (a publish may have been lost). Whatever fails while it waits (a worker, the broker,
+Redis, PostgreSQL), the wait ends with the status last seen: a long poll never turns
+into a 5xx once its report was read.
 """
 
 import asyncio
@@ -12,13 +13,15 @@ from collections.abc import Callable
 
 from relatoria_bff.bootstrap import Resources
 from relatoria_bff.reports import service
-from relatoria_bff.status_watch import FALLBACK_SECONDS
 from relatoria_shared.db.pool import OUTAGES
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.domain.status_document import StatusDocument
 
 log = logging.getLogger(__name__)
 
+REREAD_SECONDS = 2.0
+"""The longest a waiter's re-read may take (a database dropping packets would otherwise
+hold it for the pool's timeout, past the wait it was given)."""
 _UNFINISHED = frozenset({ReportStatus.QUEUED.value, ReportStatus.PROCESSING.value})
 
 
@@ -64,17 +67,12 @@ async def wait_until(
     with watch.watching_report(seen.request_id) as listener:
         # Read again once listening: a change between the first read and now is not missed.
         latest = await reread(resources, seen)
-        while not settled(latest):
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                # A last look: a feed connection lost silently (a frozen Lambda process,
-                # a partition) may not have been noticed yet.
-                return await reread(resources, latest)
-            timeout = remaining if watch.healthy else min(remaining, FALLBACK_SECONDS)
-            for document in await listener.changes(timeout):
+        while not settled(latest) and (remaining := deadline - loop.time()) > 0:
+            arrived, stale = await watch.changes_for(listener, remaining)
+            for document in arrived:
                 if document.version > latest.version:
                     latest = document
-            if listener.take_interrupted() or not watch.healthy:
+            if stale:  # also at the deadline: the answer is the status as it is then
                 latest = await reread(resources, latest)
     return latest
 
@@ -83,9 +81,10 @@ async def reread(resources: Resources, seen: StatusDocument) -> StatusDocument:
     """The report's status document as stored now, or `seen` if it cannot be read (or
     what is read is older)."""
     try:
-        latest = await service.read_status(
-            resources=resources, owner_id=seen.owner_id, report_id=str(seen.request_id)
-        )
+        async with asyncio.timeout(REREAD_SECONDS):
+            latest = await service.read_status(
+                resources=resources, owner_id=seen.owner_id, report_id=str(seen.request_id)
+            )
     except OUTAGES as exc:
         log.warning(
             "a waiting request could not re-read its report; it keeps the status it has",
