@@ -15,7 +15,6 @@ Prints a table and writes JSON under tests/bench/results/.
 import argparse
 import asyncio
 import csv
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -34,11 +33,11 @@ from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.report_types.demo_dataset import PERIOD_END, PERIOD_START
 from relatoria_worker.renderers.pdf import FONT, _register_fonts
 from tests.bench.environment import bench_environment, reporting_database, start_worker
+from tests.bench.results import save_results
 from tests.support.api import bearer
 from tests.support.processes import RunningProcess, start, wait_ready
 from tests.support.services import free_port
 
-RESULTS = Path(__file__).parent / "results"
 FETCH_ROWS = 5_000
 MB = 1024 * 1024
 
@@ -288,9 +287,7 @@ def report(results: dict[str, Any]) -> None:
                 f"memory flatness {fmt}: peak RSS {big_rss:.0f} MB at {big_rows:,} rows / "
                 f"{small_rss:.0f} MB at {small_rows:,} rows = {big_rss / small_rss:.2f}"
             )
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"exports-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results, indent=2, default=str))
+    path = save_results("exports", results)
     print(f"\nsaved {path}")
 
 

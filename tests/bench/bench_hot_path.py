@@ -33,7 +33,6 @@ failure: it is printed as such and the run exits non-zero.
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import sys
@@ -55,12 +54,10 @@ from tests.bench.hot_path_fairness import section_fair, section_recovery
 from tests.bench.hot_path_http import section_get, section_post
 from tests.bench.hot_path_table import table
 from tests.bench.http_load import MeasuredNothingError
+from tests.bench.results import save_results
 from tests.support.database import connect
 from tests.support.processes import start, wait_ready
 from tests.support.services import free_port
-
-RESULTS = Path(__file__).parent / "results"
-
 
 SECTIONS: list[tuple[str, Callable[[Bench], Awaitable[dict[str, Any]]]]] = [
     ("post", section_post),
@@ -162,9 +159,7 @@ def main() -> None:
         print(line)
     for note in notes:
         print(f"note: {note}")
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"hot_path-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results, indent=2, default=str))
+    path = save_results("hot_path", results)
     print(f"\nsaved {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
     if failures:
         print(f"\nFAILED: {len(failures)} figure(s) measured nothing:", file=sys.stderr)

@@ -24,11 +24,11 @@ import httpx
 
 from tests.bench.bench_listing_memory import memory_mb
 from tests.bench.environment import bench_environment
+from tests.bench.results import save_results, verdict_line
 from tests.support.api import COLUMNS, bearer
 from tests.support.processes import start, wait_ready
 from tests.support.services import free_port
 
-RESULTS = Path(__file__).parent / "results"
 CLIENTS = 12
 BODY_BYTES = 9_800_000
 RSS_GROWTH_TARGET_MB = 250.0
@@ -168,13 +168,8 @@ def main() -> None:
     print(f"  /healthz p99 meanwhile (ms)      {p99:8.1f}  target <= {PROBE_P99_TARGET_MS:g}")
     print(f"  /healthz answers meanwhile       {len(probe_ms):8d}")
     print(f"  without a token                  {unauthenticated}, before the body: {before_body}")
-    print(
-        "  verdicts                         "
-        + ", ".join(f"{name} {'PASS' if ok else 'MISS'}" for name, ok in verdict.items())
-    )
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"large-bodies-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results | {"verdicts": verdict}, indent=2))
+    print("  verdicts                         " + verdict_line(verdict))
+    save_results("large-bodies", results | {"verdicts": verdict})
     if not answers or len(probe_ms) < 2:
         print("measured nothing: no POST was answered, or no probe during the load")
         sys.exit(1)

@@ -10,7 +10,6 @@ tests/bench/results/. Fails when the listing did not return the 20 reports.
 """
 
 import asyncio
-import json
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -23,12 +22,12 @@ import httpx
 from relatoria_shared.db.pool import open_pool
 from relatoria_shared.db.requests import PgRequestRepository
 from tests.bench.environment import bench_environment
+from tests.bench.results import save_results
 from tests.support.api import bearer
 from tests.support.processes import RunningProcess, start, wait_ready
 from tests.support.requests import GENEROUS, new_report, record
 from tests.support.services import free_port
 
-RESULTS = Path(__file__).parent / "results"
 REPORTS = 20
 TABLE_BYTES = 10 * 1024 * 1024
 OWNER = "bench-lister"
@@ -104,9 +103,7 @@ def main() -> None:
     print(f"  tables stored (PostgreSQL, compressed)      {stored / 2**20:10.1f} MiB")
     print(f"  BFF resident memory before                  {before:10.1f} MiB")
     print(f"  BFF peak resident memory after 10 listings  {peak:10.1f} MiB")
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"listing-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results, indent=2))
+    save_results("listing", results)
     if listed != REPORTS:
         print(f"measured nothing: the listing returned {listed} of {REPORTS} reports")
         sys.exit(1)

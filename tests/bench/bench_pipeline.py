@@ -35,12 +35,12 @@ from relatoria_shared.report_types.demo_dataset import PERIOD_END, PERIOD_START
 from relatoria_shared.settings import Settings
 from tests.bench.environment import bench_environment, reporting_database, start_worker
 from tests.bench.http_load import WRK_CONNECTIONS, lua_script, percentile, wrk_load
+from tests.bench.results import save_results
 from tests.support.api import bearer, table_request
 from tests.support.database import connect
 from tests.support.processes import RunningProcess, start, wait_ready
 from tests.support.services import free_port
 
-RESULTS = Path(__file__).parent / "results"
 CONCURRENCY = WRK_CONNECTIONS  # the httpx POST load uses as many connections as wrk
 SMALL_CLIENTS = 4
 ROUNDS = 4
@@ -381,9 +381,7 @@ def report(results: dict[str, Any]) -> None:
         print(f"{'  bulk export rows written meanwhile':<60} {busy['bulk_rows_written']:>25}")
         share = busy["bulk_rendering_share"] * 100
         print(f"{'  share of the time an export was rendering (%)':<60} {share:>25.0f}")
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results, indent=2))
+    path = save_results("pipeline", results)
     print(f"\nsaved {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
 
 

@@ -9,7 +9,6 @@ job.
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 import uuid
@@ -19,6 +18,7 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 from tests.bench.environment import bench_environment
+from tests.bench.results import save_results
 from tests.support.cluster import (
     Cluster,
     burst_with_kills,
@@ -31,7 +31,6 @@ from tests.support.cluster import (
 )
 from tests.support.database import connect
 
-RESULTS = Path(__file__).parent / "results"
 CLUSTER_ENV = {"RELATORIA_MAX_ROWS": "60000", "RELATORIA_MAX_BODY_BYTES": str(16 * 1024 * 1024)}
 
 
@@ -127,9 +126,7 @@ def main() -> None:
         "a cleanup, "
         f"{burst['finished_twice']} finished twice"
     )
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"recovery-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results, indent=2))
+    path = save_results("recovery", results)
     print(f"  saved {path}")
     if burst["kills"] == 0:
         sys.exit(

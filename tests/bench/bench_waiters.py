@@ -28,11 +28,11 @@ import httpx
 
 from tests.bench.bench_listing_memory import memory_mb
 from tests.bench.environment import bench_environment
+from tests.bench.results import save_results, verdict_line
 from tests.support.api import bearer, table_request
 from tests.support.processes import start, wait_ready
 from tests.support.services import free_port
 
-RESULTS = Path(__file__).parent / "results"
 WAITERS = 1000
 OWNERS = 20
 WAIT_SECONDS = 25
@@ -162,13 +162,8 @@ def main() -> None:
         f"target p99 <= {WAKE_P99_TARGET_MS:g}"
     )
     print(f"  answered 200 cancelled           {woken:8d} of {WAITERS}")
-    print(
-        "  verdicts                         "
-        + ", ".join(f"{name} {'PASS' if ok else 'MISS'}" for name, ok in verdict.items())
-    )
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"waiters-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results | {"verdicts": verdict}, indent=2))
+    print("  verdicts                         " + verdict_line(verdict))
+    save_results("waiters", results | {"verdicts": verdict})
     if measured["waiting"] < WAITERS or woken < WAITERS or measured["feed_up"] != 1:
         print(
             "measured nothing: the waiters never all waited, the feed was down, or some "

@@ -16,7 +16,14 @@ import pytest
 from relatoria_shared.settings import Settings
 from tests.conftest import settings_env
 from tests.support.api import bearer, table_request
-from tests.support.cluster import Cluster, http_client, isolated_cluster, long_pdf, post
+from tests.support.cluster import (
+    LONG_PDF_ENV,
+    Cluster,
+    http_client,
+    isolated_cluster,
+    long_pdf,
+    post,
+)
 from tests.support.cluster_fixtures import client
 from tests.support.sse import Event, data_events, events
 
@@ -24,12 +31,9 @@ __all__ = ["client"]
 
 pytestmark = pytest.mark.e2e
 
-ENV = {
+ENV = LONG_PDF_ENV | {
     # Progress is announced with each heartbeat: several while a long PDF renders.
     "RELATORIA_HEARTBEAT_SECONDS": "0.3",
-    "RELATORIA_MAX_ROWS": "60000",
-    "RELATORIA_PDF_MAX_ROWS": "60000",
-    "RELATORIA_MAX_BODY_BYTES": str(8 * 1024 * 1024),
 }
 SMALL = table_request("csv", [["Ação", 1, 2.5, True, "2026-03-01", None]])
 

@@ -17,20 +17,24 @@ import pytest
 from relatoria_shared.settings import Settings
 from tests.conftest import settings_env
 from tests.support.api import bearer, table_request
-from tests.support.cluster import Cluster, http_client, isolated_cluster, long_pdf, post
+from tests.support.cluster import (
+    LONG_PDF_ENV,
+    Cluster,
+    http_client,
+    isolated_cluster,
+    long_pdf,
+    post,
+)
 from tests.support.cluster_fixtures import client
-from tests.support.processes import RunningProcess
+from tests.support.processes import logged
 from tests.support.tcp_proxy import TcpProxy
 
 __all__ = ["client"]
 
 pytestmark = pytest.mark.e2e
 
-ENV = {
+ENV = LONG_PDF_ENV | {
     "RELATORIA_MAX_WAIT_SECONDS": "6",
-    "RELATORIA_MAX_ROWS": "60000",
-    "RELATORIA_PDF_MAX_ROWS": "60000",
-    "RELATORIA_MAX_BODY_BYTES": str(8 * 1024 * 1024),
 }
 SMALL = table_request("csv", [["Ação", 1, 2.5, True, "2026-03-01", None]] * 3)
 
@@ -55,16 +59,6 @@ def worker(cluster: Cluster) -> Iterator[str]:
 
 def owner() -> str:
     return f"wait-{uuid.uuid4().hex[:8]}"
-
-
-async def logged(process: RunningProcess, text: str, times: int = 1, seconds: float = 20) -> None:
-    """Wait (letting the test's requests run) until `process` has logged `text` `times`."""
-    deadline = time.monotonic() + seconds
-    while process.log().count(text) < times:
-        assert time.monotonic() < deadline, (
-            f"{text!r} not logged {times}x:\n{process.log()[-3000:]}"
-        )
-        await asyncio.sleep(0.05)
 
 
 async def test_a_post_that_waits_answers_done_with_a_working_download_url(
@@ -172,6 +166,7 @@ async def test_a_worker_killed_while_a_post_waits_ends_the_wait_with_the_status(
         client.post("/v1/reports?wait=4", json=long_pdf(40000), headers=bearer(who))
     )
     await logged(cluster.workers[name], "job started")
+    assert not posting.done()  # the POST is still waiting when its worker dies
     cluster.kill(name)
     response = await posting
 

@@ -4,6 +4,7 @@ turns within the process's budget, and one that cannot get a turn in time is ans
 with Retry-After, unread; a large valid body is recorded as a small one is."""
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 
@@ -96,10 +97,29 @@ async def test_a_large_body_without_a_turn_in_time_is_answered_503_unread(
     assert refused.headers["Retry-After"] == "5"
 
 
+class WatchedBudget(BodyBudget):
+    """The real budget, noting how many bodies held it at once."""
+
+    def __init__(self, budget_bytes: int, wait_seconds: float) -> None:
+        super().__init__(budget_bytes, wait_seconds)
+        self.holding = self.most_at_once = 0
+
+    @contextlib.asynccontextmanager
+    async def reserve(self, size: int) -> AsyncIterator[None]:
+        async with super().reserve(size):
+            self.holding += 1
+            self.most_at_once = max(self.most_at_once, self.holding)
+            try:
+                yield
+            finally:
+                self.holding -= 1
+
+
 async def test_large_bodies_take_turns_and_are_all_recorded(bff: tuple[FastAPI, str]) -> None:
     app, base_url = bff
     body = large_body()
-    app.state.body_budget = BodyBudget(len(body) + 1, wait_seconds=30)  # one at a time
+    budget = WatchedBudget(len(body) + 1, wait_seconds=30)  # room for one at a time
+    app.state.body_budget = budget
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
         answers = await asyncio.gather(
             *(
@@ -108,6 +128,7 @@ async def test_large_bodies_take_turns_and_are_all_recorded(bff: tuple[FastAPI, 
             )
         )
         assert [a.status_code for a in answers] == [201] * 4
+        assert budget.most_at_once == 1
         first = answers[0].json()["requestId"]
         status = (await client.get(f"/v1/reports/{first}", headers=bearer("turns-0"))).json()
     assert status["parameters"]["rowCount"] == 12_000

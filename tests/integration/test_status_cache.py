@@ -2,19 +2,14 @@
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from relatoria_shared.cache.status_cache import StatusCache, create_redis
-from relatoria_shared.domain.formats import ReportFormat
-from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.domain.report import ReportRecord
-from relatoria_shared.domain.status import ReportStatus
-from relatoria_shared.domain.status_document import StatusDocument, status_document
 from relatoria_shared.settings import Settings
+from tests.support.requests import status_at
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration
@@ -27,32 +22,11 @@ async def cache(settings: Settings) -> AsyncIterator[StatusCache]:
     await redis.aclose()
 
 
-def document(report_id: uuid.UUID, version: int, status: str) -> StatusDocument:
-    now = datetime.now(UTC)
-    return status_document(
-        ReportRecord(
-            id=report_id,
-            owner_id="cache-owner",
-            report_type="table",
-            lane=Lane.INTERACTIVE,
-            format=ReportFormat.CSV,
-            title="t",
-            parameter_summary={"rowCount": 1},
-            status=ReportStatus(status),
-            attempts=1,
-            max_attempts=3,
-            version=version,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-
-
 async def test_an_older_version_never_overwrites_a_newer_one(cache: StatusCache) -> None:
     rid = uuid.uuid4()
-    assert await cache.put(document(rid, 3, "done"))
-    assert not await cache.put(document(rid, 2, "processing"))
-    assert not await cache.put(document(rid, 3, "processing"))
+    assert await cache.put(status_at(rid, 3, "done"))
+    assert not await cache.put(status_at(rid, 2, "processing"))
+    assert not await cache.put(status_at(rid, 3, "processing"))
     cached = await cache.get(rid)
     assert cached is not None
     assert cached.body["status"] == "done"
@@ -61,8 +35,8 @@ async def test_an_older_version_never_overwrites_a_newer_one(cache: StatusCache)
 
 async def test_entries_expire(cache: StatusCache, settings: Settings) -> None:
     active, finished = uuid.uuid4(), uuid.uuid4()
-    await cache.put(document(active, 1, "processing"))
-    await cache.put(document(finished, 3, "done"))
+    await cache.put(status_at(active, 1, "processing"))
+    await cache.put(status_at(finished, 3, "done"))
     redis = Redis.from_url(settings.redis_url.get_secret_value())
     active_ttl = await redis.ttl(cache.key(active))
     finished_ttl = await redis.ttl(cache.key(finished))
@@ -78,6 +52,6 @@ async def test_unreachable_redis_is_a_miss_not_an_error(settings: Settings) -> N
     redis = create_redis(dead)
     cache = StatusCache(redis, "x:", 60, 5)
     assert await cache.get(uuid.uuid4()) is None
-    assert await cache.put(document(uuid.uuid4(), 1, "queued")) is False
+    assert await cache.put(status_at(uuid.uuid4(), 1, "queued")) is False
     assert await cache.ping() is False
     await redis.aclose()

@@ -3,9 +3,9 @@ a watch fanning it out to the listeners of its report and of its owner; a watch 
 Redis goes away saying so, and its listeners told to re-read when it is back."""
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from urllib.parse import urlparse
 
 import pytest
@@ -14,15 +14,15 @@ from redis.asyncio import Redis
 
 from relatoria_bff.status_watch import Listener, StatusWatch
 from relatoria_shared.cache.status_cache import FeedMessage, StatusCache, create_redis
-from relatoria_shared.domain.formats import ReportFormat
-from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.domain.report import ReportRecord
-from relatoria_shared.domain.status import ReportStatus
-from relatoria_shared.domain.status_document import StatusDocument, status_document
 from relatoria_shared.settings import Settings
+from tests.support.polling import until
+from tests.support.requests import status_at
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
+
+# A newline in the title: the feed message keeps one document per line all the same.
+TITLE = "Relatório\nde teste"
 
 
 @pytest.fixture
@@ -33,50 +33,38 @@ async def cache(settings: Settings) -> AsyncIterator[StatusCache]:
     await redis.aclose()
 
 
-def document(report_id: uuid.UUID, version: int, status: str, owner: str) -> StatusDocument:
-    now = datetime.now(UTC)
-    return status_document(
-        ReportRecord(
-            id=report_id,
-            owner_id=owner,
-            report_type="table",
-            lane=Lane.INTERACTIVE,
-            format=ReportFormat.CSV,
-            title="Relatório\nde teste",
-            parameter_summary={"rowCount": 1},
-            status=ReportStatus(status),
-            attempts=1,
-            max_attempts=3,
-            version=version,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+@contextlib.asynccontextmanager
+async def subscribed(cache: StatusCache, settings: Settings) -> AsyncIterator[list[FeedMessage]]:
+    """The feed's messages published during the block, parsed, once it is over."""
+    redis = Redis.from_url(settings.redis_url.get_secret_value())
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    await pubsub.subscribe(cache.feed_channel)
+    await pubsub.get_message(timeout=1)  # the subscription's confirmation
+    messages: list[FeedMessage] = []
+    try:
+        yield messages
+        while (message := await pubsub.get_message(timeout=0.5)) is not None:
+            parsed = FeedMessage.parse(message["data"])
+            assert parsed is not None, message
+            messages.append(parsed)
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await redis.aclose()
 
 
 async def test_an_announced_document_is_published_once_and_a_refill_is_not(
     cache: StatusCache, settings: Settings
 ) -> None:
-    redis = Redis.from_url(settings.redis_url.get_secret_value())
-    pubsub = redis.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(cache.feed_channel)
-    await pubsub.get_message(timeout=1)
     rid = uuid.uuid4()
     owner = "owner with\nodd characters"
+    async with subscribed(cache, settings) as messages:
+        assert await cache.put(status_at(rid, 1, "queued", owner, title=TITLE))  # a refill
+        announced = status_at(rid, 2, "processing", owner, title=TITLE)
+        assert await cache.announce(announced)
+        assert not await cache.announce(announced)  # published already: not again
 
-    assert await cache.put(document(rid, 1, "queued", owner))  # a read's refill
-    announced = document(rid, 2, "processing", owner)
-    assert await cache.announce(announced)
-    assert not await cache.announce(announced)  # published already: not again
-
-    messages = []
-    while (message := await pubsub.get_message(timeout=0.5)) is not None:
-        messages.append(message["data"])
-    await pubsub.aclose()  # type: ignore[no-untyped-call]
-    await redis.aclose()
     assert len(messages) == 1
-    parsed = FeedMessage.parse(messages[0])
-    assert parsed is not None
+    (parsed,) = messages
     assert (parsed.request_id, parsed.owner_id, parsed.version) == (str(rid), owner, 2)
     published = parsed.document()
     assert published is not None
@@ -89,22 +77,15 @@ async def test_a_state_change_a_read_cached_first_is_still_published(
 ) -> None:
     # A read between the worker's commit and its announce refills the cache with the new
     # version: the announce must publish it all the same, once.
-    redis = Redis.from_url(settings.redis_url.get_secret_value())
-    pubsub = redis.pubsub(ignore_subscribe_messages=True)
-    await pubsub.subscribe(cache.feed_channel)
-    await pubsub.get_message(timeout=1)
     rid = uuid.uuid4()
-    done = document(rid, 3, "done", "ana")
-    assert await cache.put(done)
-    assert not await cache.announce(done)  # nothing newer to write...
-    assert not await cache.announce(done)
-    assert not await cache.announce(document(rid, 2, "processing", "ana"))  # late, older
-    messages = []
-    while (message := await pubsub.get_message(timeout=0.5)) is not None:
-        messages.append(FeedMessage.parse(message["data"]))
-    await pubsub.aclose()  # type: ignore[no-untyped-call]
-    await redis.aclose()
-    assert [(m.request_id, m.version) for m in messages if m] == [(str(rid), 3)]  # ...but said
+    done = status_at(rid, 3, "done", "ana", title=TITLE)
+    late = status_at(rid, 2, "processing", "ana", title=TITLE)
+    async with subscribed(cache, settings) as messages:
+        assert await cache.put(done)
+        assert not await cache.announce(done)  # nothing newer to write...
+        assert not await cache.announce(done)
+        assert not await cache.announce(late)
+    assert [(m.request_id, m.version) for m in messages] == [(str(rid), 3)]  # ...but said
 
 
 async def latest_version(listener: Listener) -> int:
@@ -114,13 +95,6 @@ async def latest_version(listener: Listener) -> int:
     while newest < 3 and asyncio.get_running_loop().time() < deadline:
         newest = max([newest, *(d.version for d in await listener.changes(1))])
     return newest
-
-
-async def until(condition: Callable[[], bool], seconds: float = 5) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline
-        await asyncio.sleep(0.02)
 
 
 async def test_a_watch_tells_the_listeners_of_the_report_and_of_its_owner(
@@ -135,9 +109,9 @@ async def test_a_watch_tells_the_listeners_of_the_report_and_of_its_owner(
             watch.watching_report(mine) as report_listener,
             watch.watching_owner("ana") as owner_listener,
         ):
-            await cache.announce(document(mine, 2, "processing", "ana"))
-            await cache.announce(document(mine, 3, "processing", "ana"))  # progress
-            await cache.announce(document(other, 2, "done", "bruno"))
+            await cache.announce(status_at(mine, 2, "processing", "ana", title=TITLE))
+            await cache.announce(status_at(mine, 3, "processing", "ana", title=TITLE))  # progress
+            await cache.announce(status_at(other, 2, "done", "bruno", title=TITLE))
             assert await latest_version(report_listener) == 3
             assert await latest_version(owner_listener) == 3
             # Bruno's report reached neither.

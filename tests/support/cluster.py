@@ -192,6 +192,14 @@ async def wait_status(
         await asyncio.sleep(0.05)
 
 
+LONG_PDF_ENV = {
+    "RELATORIA_MAX_ROWS": "60000",
+    "RELATORIA_PDF_MAX_ROWS": "60000",
+    "RELATORIA_MAX_BODY_BYTES": str(8 * 1024 * 1024),
+}
+"""Settings a cluster needs to accept a `long_pdf` of up to 60,000 rows."""
+
+
 def long_pdf(rows: int = 15000) -> dict[str, Any]:
     """A PDF that takes the worker a second or two to render: long enough to be killed."""
     data = [[f"Linha {i} — ação", i, i * 1.5, i % 2 == 0, "2026-01-01", None] for i in range(rows)]

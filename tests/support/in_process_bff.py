@@ -10,7 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from relatoria_bff.app import create_app
-from relatoria_bff.http_protocol import LoggedHttpProtocol
+from relatoria_bff.main import server_config
 from relatoria_shared.settings import Settings
 
 
@@ -27,18 +27,14 @@ async def in_process_bff(settings: Settings) -> AsyncIterator[httpx.AsyncClient]
 
 @asynccontextmanager
 async def served_bff(settings: Settings, keep_alive_seconds: int = 5) -> AsyncIterator[FastAPI]:
-    """A BFF built from `settings`, served by uvicorn as `relatoria-bff` serves it (its
-    protocol, a keep-alive of `keep_alive_seconds`) on `settings.bff_port`; the app."""
+    """A BFF built from `settings`, served by uvicorn as `relatoria-bff` serves it
+    (`relatoria_bff.main.server_config`), but for a keep-alive of `keep_alive_seconds`,
+    on 127.0.0.1:`settings.bff_port`; the app."""
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=settings.bff_port,
-        log_config=None,
-        timeout_keep_alive=keep_alive_seconds,
-        http=LoggedHttpProtocol,
+    served = settings.model_copy(
+        update={"bff_host": "127.0.0.1", "bff_keep_alive_seconds": keep_alive_seconds}
     )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, served))
     serving = asyncio.create_task(server.serve())
     while not server.started:
         assert not serving.done(), "the server did not start"

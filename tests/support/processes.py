@@ -1,5 +1,6 @@
 """Starting the real BFF and worker processes for end-to-end tests."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -82,3 +83,14 @@ def wait_for_log(running: RunningProcess, text: str, timeout: float = 30) -> Non
             raise RuntimeError(f"process exited early:\n{running.log()[-4000:]}")
         time.sleep(0.1)
     raise RuntimeError(f"{text!r} not printed in {timeout}s:\n{running.log()[-4000:]}")
+
+
+async def logged(process: RunningProcess, text: str, times: int = 1, seconds: float = 20) -> None:
+    """`wait_for_log` for async tests: the loop keeps running the test's requests
+    meanwhile; waits until `process` has logged `text` `times` times."""
+    deadline = time.monotonic() + seconds
+    while process.log().count(text) < times:
+        assert time.monotonic() < deadline, (
+            f"{text!r} not logged {times}x:\n{process.log()[-3000:]}"
+        )
+        await asyncio.sleep(0.05)

@@ -14,6 +14,7 @@ from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.owner_limits import OwnerLimits
 from relatoria_shared.domain.report import NewReport, ReportRecord, summarise_parameters
 from relatoria_shared.domain.status import ReportStatus
+from relatoria_shared.domain.status_document import StatusDocument, status_document
 
 ONE_ROW = {"columns": [{"key": "a", "label": "a", "type": "string"}], "rows": [["x"]]}
 GENEROUS = OwnerLimits(
@@ -50,6 +51,31 @@ def processing_record(
         created_at=now,
         updated_at=now,
         started_at=now,
+    )
+
+
+def status_at(
+    report_id: uuid.UUID, version: int, status: str, owner: str = "cache-owner", title: str = "t"
+) -> StatusDocument:
+    """The status document of a request in `status` at `version` (as a transition would
+    announce it), never stored."""
+    now = datetime.now(UTC)
+    return status_document(
+        ReportRecord(
+            id=report_id,
+            owner_id=owner,
+            report_type="table",
+            lane=Lane.INTERACTIVE,
+            format=ReportFormat.CSV,
+            title=title,
+            parameter_summary={"rowCount": 1},
+            status=ReportStatus(status),
+            attempts=1,
+            max_attempts=3,
+            version=version,
+            created_at=now,
+            updated_at=now,
+        )
     )
 
 

@@ -4,7 +4,7 @@ closing consumer stops waiting for a slot at once."""
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 import pytest
 
@@ -14,6 +14,7 @@ from relatoria_shared.domain.report import Job
 from relatoria_worker.consumer import JobConsumer
 from relatoria_worker.job_runner import JobRunner
 from relatoria_worker.metrics import WorkerMetrics
+from tests.support.polling import until
 from tests.support.requests import processing_record
 
 pytestmark = pytest.mark.unit
@@ -64,13 +65,6 @@ def consumer_of(jobs: QueueOfJobs) -> JobConsumer:
         idle_poll_seconds=IDLE_POLL,
         present=present,
     )
-
-
-async def until(condition: Any, seconds: float = 2.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 async def test_a_wake_up_heard_while_every_slot_is_busy_runs_its_request() -> None:

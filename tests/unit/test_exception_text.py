@@ -5,7 +5,7 @@ import logging
 import asyncpg
 import pytest
 
-from relatoria_shared.exception_text import format_exception
+from relatoria_shared.exception_text import described, format_exception
 from relatoria_shared.logging_setup import ConsoleFormatter, JsonFormatter
 
 pytestmark = pytest.mark.unit
@@ -48,6 +48,15 @@ def test_a_server_errors_names_are_kept() -> None:
     text = format_exception(raised(error))
     assert SENTINEL not in text
     assert "sqlstate=P0001, table_name=report_requests" in text
+
+
+def test_a_one_line_description_withholds_it_too() -> None:
+    error = asyncpg.exceptions.RaiseError(f"rejected {SENTINEL}")
+    error.sqlstate = "P0001"
+    assert described(error) == (
+        "RaiseError: message withheld (it may quote report data); sqlstate=P0001"
+    )
+    assert described(OSError("connection refused")) == "OSError: connection refused"
 
 
 def test_other_errors_keep_their_message() -> None:

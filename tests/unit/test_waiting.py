@@ -3,17 +3,12 @@ told while it waits."""
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 
 from relatoria_bff.reports.waiting import changed_from, finished, requested_wait
 from relatoria_bff.status_watch import Listener
-from relatoria_shared.domain.formats import ReportFormat
-from relatoria_shared.domain.lanes import Lane
-from relatoria_shared.domain.report import ReportRecord
-from relatoria_shared.domain.status import ReportStatus
-from relatoria_shared.domain.status_document import StatusDocument, status_document
+from tests.support.requests import status_at
 
 
 @pytest.mark.parametrize(
@@ -37,45 +32,24 @@ def test_the_wait_asked_for(query: int | None, prefer: str | None, expected: int
     assert requested_wait(query, prefer, cap=25) == expected
 
 
-def document(report_id: uuid.UUID, version: int, status: str) -> StatusDocument:
-    now = datetime.now(UTC)
-    return status_document(
-        ReportRecord(
-            id=report_id,
-            owner_id="ana",
-            report_type="table",
-            lane=Lane.INTERACTIVE,
-            format=ReportFormat.CSV,
-            title="t",
-            parameter_summary={},
-            status=ReportStatus(status),
-            attempts=1,
-            max_attempts=3,
-            version=version,
-            created_at=now,
-            updated_at=now,
-        )
-    )
-
-
 def test_what_a_post_and_a_long_poll_wait_for() -> None:
     rid = uuid.uuid4()
-    queued = document(rid, 1, "queued")
+    queued = status_at(rid, 1, "queued")
     assert not finished(queued)
-    assert not finished(document(rid, 2, "processing"))
-    assert all(finished(document(rid, 3, s)) for s in ("done", "error", "cancelled", "expired"))
+    assert not finished(status_at(rid, 2, "processing"))
+    assert all(finished(status_at(rid, 3, s)) for s in ("done", "error", "cancelled", "expired"))
     changed = changed_from(queued)
     assert not changed(queued)
-    assert changed(document(rid, 2, "processing"))
+    assert changed(status_at(rid, 2, "processing"))
 
 
 async def test_a_slow_listener_gets_the_latest_of_each_report_and_never_an_older_one() -> None:
     listener = Listener()
     first, second = uuid.uuid4(), uuid.uuid4()
-    listener.offer(document(first, 2, "processing"))
-    listener.offer(document(first, 4, "processing"))
-    listener.offer(document(first, 3, "processing"))  # late, older: dropped
-    listener.offer(document(second, 2, "done"))
+    listener.offer(status_at(first, 2, "processing"))
+    listener.offer(status_at(first, 4, "processing"))
+    listener.offer(status_at(first, 3, "processing"))  # late, older: dropped
+    listener.offer(status_at(second, 2, "done"))
 
     arrived = await listener.changes(1)
 

@@ -22,6 +22,12 @@ def format_exception(exc: BaseException) -> str:
     return "".join(formatted.format()).rstrip("\n")
 
 
+def described(exc: BaseException) -> str:
+    """`Type: message` of `exc` for a log line, a database error's message withheld."""
+    message = withheld_message(exc) if _from_database(exc) else str(exc)
+    return f"{type(exc).__name__}: {message}"
+
+
 def withheld_message(exc: BaseException) -> str:
     """What replaces the message of a database error: the names that identify it."""
     named = [f"{name}={value}" for name in _NAMED if (value := getattr(exc, name, None))]

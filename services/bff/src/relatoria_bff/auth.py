@@ -55,7 +55,9 @@ def unauthorized(message: str) -> ApiError:
 class TokenVerifier:
     """Verifies bearer tokens against the configured issuer, audience and keys."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, jwks: JwksKeys | None = None) -> None:
+        """`jwks`: the key set of asymmetric algorithms, if not the one `jwt_jwks_url`
+        names with its default timings."""
         self._algorithms = list(settings.jwt_algorithms)
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
@@ -77,7 +79,7 @@ class TokenVerifier:
         else:
             if not settings.jwt_jwks_url:
                 raise ValueError("RELATORIA_JWT_JWKS_URL is required for asymmetric algorithms")
-            self._jwks = JwksKeys(settings.jwt_jwks_url)
+            self._jwks = jwks or JwksKeys(settings.jwt_jwks_url)
 
     async def owner_of(self, token: str) -> str:
         """The subject of a valid token; raises a 401 `ApiError` otherwise.

@@ -10,7 +10,6 @@ budget goes alone. A body that waits past `wait_seconds` is answered `503` with
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 
 from relatoria_bff.errors import ApiError
@@ -30,7 +29,7 @@ class BodyBudget:
         self._budget = budget_bytes
         self._wait = wait_seconds
         self._in_flight = 0
-        self._turns: asyncio.Condition | None = None  # made on the serving loop
+        self._turns = asyncio.Condition()  # bound to the serving loop at its first use
 
     @contextlib.asynccontextmanager
     async def reserve(self, size: int) -> AsyncIterator[None]:
@@ -39,24 +38,23 @@ class BodyBudget:
         if size <= LARGE_BODY_BYTES:
             yield
             return
-        if self._turns is None:
-            self._turns = asyncio.Condition()
-        turns = self._turns
-        deadline = time.monotonic() + self._wait
-        async with turns:
-            while self._in_flight and self._in_flight + size > self._budget:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise _busy()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(turns.wait(), remaining)
+        async with self._turns:
+            try:
+                async with asyncio.timeout(self._wait):
+                    await self._turns.wait_for(lambda: self._has_room(size))
+            except TimeoutError:
+                raise _busy() from None
             self._in_flight += size
         try:
             yield
         finally:
             self._in_flight -= size  # first, with no await: a cancellation cannot skip it
-            async with turns:
-                turns.notify_all()
+            async with self._turns:
+                self._turns.notify_all()
+
+    def _has_room(self, size: int) -> bool:
+        # One body larger than the whole budget goes alone.
+        return not self._in_flight or self._in_flight + size <= self._budget
 
 
 def _busy() -> ApiError:

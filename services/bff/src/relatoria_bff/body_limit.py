@@ -8,9 +8,10 @@ that answers before reading (a `401` to a caller without a valid token) never ha
 body read at all.
 """
 
-import json
-
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from relatoria_bff.errors import error_body
 
 _METHODS_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
@@ -33,7 +34,7 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
             return
         size = 0
         started = False
@@ -57,25 +58,11 @@ class BodySizeLimit:
         except _BodyTooLargeError:
             if started:
                 raise
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        payload = json.dumps(
-            {
-                "code": "PAYLOAD_TOO_LARGE",
-                "message": f"the request body exceeds {self.max_bytes} bytes",
-                "path": None,
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"the request body exceeds {self.max_bytes} bytes"
+        refusal = JSONResponse(
+            error_body("PAYLOAD_TOO_LARGE", message), 413, headers={"Connection": "close"}
         )
-        await send({"type": "http.response.body", "body": payload})
+        await refusal(scope, receive, send)

@@ -23,6 +23,7 @@ from relatoria_shared.domain.request_errors import (
     TooManyInFlight,
 )
 from relatoria_shared.domain.validation import RequestRejected
+from relatoria_shared.exception_text import described
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ async def _http(_: Request, exc: Exception) -> JSONResponse:
 async def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     if not is_outage(exc):
         raise exc  # not an outage: answered by `unhandled_errors`, like any other error
-    log.error("backing service unavailable", extra={"error": f"{type(exc).__name__}: {exc}"[:500]})
+    log.error("backing service unavailable", extra={"error": described(exc)[:500]})
     return JSONResponse(
         error_body("SERVICE_UNAVAILABLE", "a backing service is unavailable; retry shortly"),
         status_code=503,

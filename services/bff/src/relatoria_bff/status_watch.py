@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 
 from relatoria_shared.cache.status_cache import FeedMessage, create_redis
 from relatoria_shared.domain.status_document import StatusDocument
+from relatoria_shared.exception_text import described
 from relatoria_shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ class StatusWatch:
                     log.warning(
                         "status feed unreachable; waiters re-read every %gs",
                         FALLBACK_SECONDS,
-                        extra={"error": f"{type(exc).__name__}: {exc}"[:300]},
+                        extra={"error": described(exc)[:300]},
                     )
             finally:
                 if self.healthy:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import asyncpg
 
 from relatoria_shared.domain.errors import DataSourceError, DataSourceTimeout
+from relatoria_shared.exception_text import described
 from relatoria_shared.report_types.base import ReportQuery
 
 log = logging.getLogger(__name__)
@@ -116,11 +117,8 @@ class ReportingDatabase:
                 f"the reporting database did not answer within {self._timeout:g} seconds"
             ) from None
         except asyncpg.PostgresError as exc:
-            # Its type and SQLSTATE only: PostgreSQL's message may quote the data.
-            log.warning(
-                "reporting query failed",
-                extra={"error": type(exc).__name__, "sqlstate": exc.sqlstate},
-            )
+            # PostgreSQL's message may quote the data: withheld.
+            log.warning("reporting query failed", extra={"error": described(exc)})
             raise DataSourceError(
                 f"the reporting database refused the query ({type(exc).__name__})"
             ) from None

@@ -134,13 +134,7 @@ class StatusCache:
             return None
         if raw is None or owner is None or version is None:
             return None  # absent, or written by an older release: read PostgreSQL
-        body: StatusBody = json.loads(raw)
-        return StatusDocument(
-            body=body,
-            owner_id=_text(owner),
-            version=int(version),
-            object_key=_text(key) if key else None,
-        )
+        return _stored(raw, _text(owner), int(version), _text(key) if key else None)
 
     async def put(self, document: StatusDocument) -> bool:
         """Store `document` unless a newer version is cached; True if written."""
@@ -239,12 +233,17 @@ class FeedMessage:
     def document(self) -> StatusDocument | None:
         """The status document; None if its body is not JSON."""
         try:
-            body: StatusBody = json.loads(self.body_json)
+            return _stored(self.body_json, self.owner_id, self.version, self.object_key)
         except ValueError:
             return None
-        return StatusDocument(
-            body=body, owner_id=self.owner_id, version=self.version, object_key=self.object_key
-        )
+
+
+def _stored(
+    body_json: bytes | str, owner_id: str, version: int, object_key: str | None
+) -> StatusDocument:
+    """A status document from the fields Redis keeps (the cache's hash, a feed message)."""
+    body: StatusBody = json.loads(body_json)
+    return StatusDocument(body=body, owner_id=owner_id, version=version, object_key=object_key)
 
 
 def _text(value: bytes | str) -> str:

@@ -19,31 +19,46 @@ from typing import Any
 
 from relatoria_shared.cache.status_cache import LaneRate, StatusCache
 from relatoria_shared.db.pool import OUTAGES
-from relatoria_shared.db.requests import QueuePlace, RequestRepository
+from relatoria_shared.db.requests import RequestRepository
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.domain.status_document import StatusDocument
 
 POSITION_SECONDS = 2.0
 RATE_SECONDS = 5.0
 LOOKUP_SECONDS = 1.0  # an estimate is not worth holding a read longer
-_MAX_REMEMBERED = 10_000  # positions kept at most; past it, the memo starts afresh
+_MAX_REMEMBERED = 10_000  # reports' estimates kept at most; past it, the memo starts afresh
 
 
 class QueueEstimates:
-    """The process's estimates, each looked up afresh only once it is old."""
+    """The process's estimates, each worked out afresh only once it is old."""
 
     def __init__(self, requests: RequestRepository, cache: StatusCache) -> None:
         self._requests = requests
         self._cache = cache
-        self._places: dict[uuid.UUID, tuple[float, QueuePlace | None]] = {}
+        self._views: dict[uuid.UUID, tuple[float, dict[str, Any] | None]] = {}
         self._rates: dict[str, tuple[float, LaneRate]] = {}
 
     async def queue(self, document: StatusDocument) -> dict[str, Any] | None:
-        """`{position, estimatedStartAt, estimatedFinishAt}` of a queued report; None for
-        any other, or when its place cannot be read."""
+        """`{position, estimatedStartAt, estimatedFinishAt}` of a queued report (the same
+        for `POSITION_SECONDS`); None for any other, or when its place cannot be read."""
         if document.body["status"] != ReportStatus.QUEUED.value:
             return None
-        place = await self._place(document.request_id)
+        now = time.monotonic()
+        known = self._views.get(document.request_id)
+        if known is not None and now - known[0] < POSITION_SECONDS:
+            return known[1]
+        view = await self._view(document)  # None remembered too: a database down is
+        if len(self._views) >= _MAX_REMEMBERED:  # not asked at every read
+            self._views.clear()
+        self._views[document.request_id] = (now, view)
+        return view
+
+    async def _view(self, document: StatusDocument) -> dict[str, Any] | None:
+        try:
+            async with asyncio.timeout(LOOKUP_SECONDS):
+                place = await self._requests.queue_place(document.request_id)
+        except OUTAGES:
+            return None
         if place is None:
             return None
         rate = await self._rate(place.lane)
@@ -59,21 +74,6 @@ class QueueEstimates:
             "estimatedStartAt": start.isoformat() if start else None,
             "estimatedFinishAt": finish.isoformat() if finish else None,
         }
-
-    async def _place(self, report_id: uuid.UUID) -> QueuePlace | None:
-        now = time.monotonic()
-        known = self._places.get(report_id)
-        if known is not None and now - known[0] < POSITION_SECONDS:
-            return known[1]
-        try:
-            async with asyncio.timeout(LOOKUP_SECONDS):
-                place = await self._requests.queue_place(report_id)
-        except OUTAGES:
-            place = None  # remembered too: a database down is not asked at every read
-        if len(self._places) >= _MAX_REMEMBERED:
-            self._places.clear()
-        self._places[report_id] = (now, place)
-        return place
 
     async def _rate(self, lane: str) -> LaneRate:
         now = time.monotonic()
