@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from tests.support.api import table_request
 from tests.support.cluster import Cluster, long_pdf, post, wait_processing, wait_status
+from tests.support.polling import until
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.chaos
@@ -81,6 +82,10 @@ async def test_a_job_whose_heartbeat_goes_unanswered_stops_within_its_lease(
     owner = f"half-open-{uuid.uuid4().hex[:6]}"
     rid = await post(client, long_pdf(60_000), owner)
     await wait_processing(db, rid, 1)
+    # The claim is committed before its answer reaches the worker: stalled in between, the
+    # worker would never start the job (its claim abandoned at the database timeout), and
+    # there would be no heartbeat to observe. So the stall waits for the job to run.
+    await until(lambda: bool(logged(cluster, silent, "job started", rid)), seconds=30)
     claimed_at = await db.fetchval(
         "SELECT started_at FROM report_requests WHERE id = $1", uuid.UUID(rid)
     )

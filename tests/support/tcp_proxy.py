@@ -55,8 +55,8 @@ class TcpProxy:
         self._black_hole = False
 
     def stop(self) -> None:
-        """Cut everything and stop listening."""
-        self.cut()
+        """Cut everything, end every forwarding task and stop listening."""
+        asyncio.run_coroutine_threadsafe(self._shut_down(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 
@@ -67,8 +67,6 @@ class TcpProxy:
         )
         self._ready.set()
         self._loop.run_forever()
-        self._server.close()
-        self._loop.run_until_complete(self._server.wait_closed())
         self._loop.close()
 
     async def _cut(self) -> int:
@@ -78,6 +76,20 @@ class TcpProxy:
         self._writers.clear()
         self._stalled.clear()
         return len(writers)
+
+    async def _shut_down(self) -> None:
+        # Ends what `cut` leaves running (a connection being opened upstream, pipes not yet
+        # woken), so no task is destroyed pending and no socket is left to the collector.
+        self._refusing = True
+        await self._cut()
+        assert self._server is not None
+        self._server.close()
+        current = asyncio.current_task()
+        tasks = [task for task in asyncio.all_tasks() if task is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._server.wait_closed()
 
     async def _stall(self) -> int:
         self._stalled |= self._writers
@@ -101,7 +113,12 @@ class TcpProxy:
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        finally:  # also when cancelled at shutdown: both sockets are closed here
+            for end in (writer, up_writer):
+                self._writers.discard(end)
+                end.transport.abort()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with suppress(OSError, asyncio.IncompleteReadError):
