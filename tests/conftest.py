@@ -142,6 +142,12 @@ def settings(
         retry_base_seconds=0.3,
         retry_factor=2,
         retry_cap_seconds=2,
+        # Webhook retries on a test's time scale too, to receivers on this machine.
+        webhook_retry_base_seconds=0.3,
+        webhook_retry_factor=2,
+        webhook_retry_cap_seconds=1,
+        webhook_retry_horizon_seconds=4,
+        webhook_allowed_hosts=["127.0.0.0/8"],
     )
     ObjectStore(settings).ensure_bucket()
     yield settings
@@ -178,6 +184,11 @@ def settings_env(settings: Settings, **overrides: str) -> dict[str, str]:
         "RELATORIA_RETRY_BASE_SECONDS": str(settings.retry_base_seconds),
         "RELATORIA_RETRY_FACTOR": str(settings.retry_factor),
         "RELATORIA_RETRY_CAP_SECONDS": str(settings.retry_cap_seconds),
+        "RELATORIA_WEBHOOK_RETRY_BASE_SECONDS": str(settings.webhook_retry_base_seconds),
+        "RELATORIA_WEBHOOK_RETRY_FACTOR": str(settings.webhook_retry_factor),
+        "RELATORIA_WEBHOOK_RETRY_CAP_SECONDS": str(settings.webhook_retry_cap_seconds),
+        "RELATORIA_WEBHOOK_RETRY_HORIZON_SECONDS": str(settings.webhook_retry_horizon_seconds),
+        "RELATORIA_WEBHOOK_ALLOWED_HOSTS": ",".join(settings.webhook_allowed_hosts),
         "RELATORIA_LOG_FORMAT": "json",
         "RELATORIA_METRICS_PORT": "0",  # many workers run at once: each test picks a port
     }

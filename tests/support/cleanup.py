@@ -20,8 +20,16 @@ async def delete_topology(settings: Settings) -> None:
             for level in settings.retry_policy.levels()
             for lane in Lane
         ),
+        topology.webhooks_queue,
+        topology.webhooks_dead_queue,
+        *(topology.webhooks_retry_queue(level) for level in settings.webhook_schedule.levels()),
     ]
-    exchanges = [topology.work_exchange, topology.retry_exchange, topology.dead_exchange]
+    exchanges = [
+        topology.work_exchange,
+        topology.retry_exchange,
+        topology.dead_exchange,
+        topology.webhooks_exchange,
+    ]
     connection = await aio_pika.connect(settings.amqp_url.get_secret_value())
     async with connection:
         channel = await connection.channel()

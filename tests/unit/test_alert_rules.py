@@ -23,6 +23,7 @@ RUNBOOK_ANCHORS = {
     "RelatoriaJobErrorRateHigh": "job-error-rate-high",
     "RelatoriaNoConsumers": "no-consumers",
     "RelatoriaBffHigh5xxRate": "bff-5xx-rate",
+    "RelatoriaWebhookDeliveriesDead": "webhook-deliveries-dead",
 }
 SEVERITIES = {"warning", "critical"}
 
@@ -87,14 +88,30 @@ def test_the_expression_check_refuses_broken_expressions(expr: str) -> None:
 def test_queue_patterns_match_the_real_queue_names(rules: list[dict[str, Any]]) -> None:
     topology = Topology("relatoria")
     retries = [topology.retry_queue(2.0, lane) for lane in Lane]
+    webhooks = [topology.webhooks_queue, topology.webhooks_retry_queue(5.0)]
     patterns: dict[str, set[str]] = {}
+    excluded: dict[str, set[str]] = {}
     for rule in rules:
         for pattern in re.findall(r'queue=~("(?:[^"\\]|\\.)*")', rule["expr"]):
             patterns.setdefault(rule["alert"], set()).add(yaml.safe_load(pattern))
+        for pattern in re.findall(r'queue!~("(?:[^"\\]|\\.)*")', rule["expr"]):
+            excluded.setdefault(rule["alert"], set()).add(yaml.safe_load(pattern))
 
     def matching(alert: str) -> set[str]:
-        names = {topology.dead_queue, *(topology.work_queue(lane) for lane in Lane), *retries}
-        return {n for n in names for p in patterns[alert] if re.fullmatch(p, n)}
+        names = {
+            topology.dead_queue,
+            topology.webhooks_dead_queue,
+            *(topology.work_queue(lane) for lane in Lane),
+            *retries,
+            *webhooks,
+        }
+        return {
+            n
+            for n in names
+            if any(re.fullmatch(p, n) for p in patterns[alert])
+            and not any(re.fullmatch(p, n) for p in excluded.get(alert, set()))
+        }
 
     assert matching("RelatoriaDeadLettersPresent") == {topology.dead_queue}
+    assert matching("RelatoriaWebhookDeliveriesDead") == {topology.webhooks_dead_queue}
     assert matching("RelatoriaNoConsumers") == {topology.work_queue(lane) for lane in Lane}

@@ -13,6 +13,7 @@ from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.domain.owner_limits import OwnerLimits
 from relatoria_shared.domain.retry_policy import RetryPolicy
 from relatoria_shared.domain.table_validation import TableLimits
+from relatoria_shared.domain.webhooks import WebhookSchedule
 
 _SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
 _ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA"})
@@ -90,6 +91,8 @@ class Settings(BaseSettings):
     pdf_max_rows: int = Field(default=100_000, ge=1)
 
     # BFF process
+    # The BFF's address as clients reach it: webhook payloads link to it.
+    public_url: str = "http://127.0.0.1:8000"
     bff_host: str = "127.0.0.1"
     bff_port: int = 8000
     # Proxies whose X-Forwarded-For/Proto the BFF believes: comma-separated IPs or CIDRs, or *.
@@ -143,6 +146,23 @@ class Settings(BaseSettings):
     fair_quantum_seconds: float = Field(default=0.1, gt=0)
     bulk_fair_quantum_seconds: float = Field(default=60.0, gt=0)
 
+    # Webhooks: deliveries retried with exponential backoff (base * factor^n, capped) for
+    # at least `webhook_retry_horizon_seconds` after the first attempt, then dead-lettered.
+    # At most 6 days: a done report's presigned URL in the payload must outlive the
+    # retries, and S3 signs for 7 days at most.
+    webhook_retry_horizon_seconds: float = Field(default=86_400.0, gt=0, le=6 * 86_400)
+    webhook_retry_base_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_factor: float = Field(default=5.0, ge=1)
+    webhook_retry_cap_seconds: float = Field(default=7_200.0, gt=0)
+    webhook_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_read_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_max_response_bytes: int = Field(default=65_536, ge=0)
+    # Deliveries one worker sends at once.
+    webhook_concurrency: int = Field(default=16, ge=1)
+    # Hosts and networks webhooks may reach although not public (and over plain http):
+    # comma-separated names, addresses or CIDRs, e.g. localhost,127.0.0.0/8 (development).
+    webhook_allowed_hosts: Annotated[list[str], NoDecode] = []
+
     # Logging
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -177,6 +197,13 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("webhook_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
     def lane_concurrency(self, lane: Lane) -> int:
         """How many jobs of `lane` one worker runs at once."""
         return self.bulk_concurrency if lane is Lane.BULK else self.worker_concurrency
@@ -192,6 +219,16 @@ class Settings(BaseSettings):
             cap_seconds=self.retry_cap_seconds,
             jitter=self.retry_jitter,
             max_attempts=self.max_attempts,
+        )
+
+    @property
+    def webhook_schedule(self) -> WebhookSchedule:
+        """When failed webhook deliveries are tried again, and for how long."""
+        return WebhookSchedule(
+            base_seconds=self.webhook_retry_base_seconds,
+            factor=self.webhook_retry_factor,
+            cap_seconds=self.webhook_retry_cap_seconds,
+            horizon_seconds=self.webhook_retry_horizon_seconds,
         )
 
     @property

@@ -17,6 +17,7 @@ from relatoria_bff.metrics import router as metrics_router
 from relatoria_bff.reports import event_views, legacy_views, views
 from relatoria_bff.request_telemetry import PROBE_PATHS, RequestTelemetry
 from relatoria_bff.unhandled_errors import UnhandledErrors
+from relatoria_bff.webhooks import views as webhook_views
 from relatoria_shared.garbage_collector import settle_garbage_collector
 from relatoria_shared.settings import Settings
 
@@ -92,7 +93,14 @@ def create_app(
 
 
 # The event routes first: `/v1/reports/events` must not be taken for a report's id.
-_ROUTERS = (event_views.router, views.router, legacy_views.router, health.router, metrics_router)
+_ROUTERS = (
+    event_views.router,
+    views.router,
+    webhook_views.router,
+    legacy_views.router,
+    health.router,
+    metrics_router,
+)
 
 
 def _is_probe(scope: MutableMapping[str, Any]) -> bool:

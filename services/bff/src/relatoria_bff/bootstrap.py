@@ -12,6 +12,8 @@ from relatoria_bff.status_watch import StatusWatch
 from relatoria_shared.cache.status_cache import StatusCache
 from relatoria_shared.connections import Connections, open_connections
 from relatoria_shared.db.requests import PgRequestRepository, RequestRepository
+from relatoria_shared.db.webhooks import PgWebhookRegistry, WebhookRegistry
+from relatoria_shared.domain.webhook_urls import AllowList
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore
 from relatoria_shared.transitions.requests import RequestTransitions
@@ -28,6 +30,8 @@ class Resources:
     verifier: TokenVerifier
     watch: StatusWatch
     estimates: QueueEstimates
+    webhooks: WebhookRegistry
+    webhook_hosts: AllowList
 
     @property
     def cache(self) -> StatusCache:
@@ -64,6 +68,8 @@ async def open_resources(settings: Settings, metrics: BffMetrics) -> AsyncIterat
                 verifier=verifier,
                 watch=watch,
                 estimates=QueueEstimates(requests, connections.cache),
+                webhooks=PgWebhookRegistry(connections.pool),
+                webhook_hosts=AllowList.parse(settings.webhook_allowed_hosts),
             )
         finally:
             await watch.aclose()

@@ -20,7 +20,10 @@ from relatoria_shared.domain.request_errors import (
     ReportNotFound,
     ReportNotReady,
     RequestRefused,
+    SigningSecretMissing,
     TooManyInFlight,
+    WebhookNotFound,
+    WebhookUrlForbidden,
 )
 from relatoria_shared.domain.validation import RequestRejected
 from relatoria_shared.exception_text import described
@@ -65,6 +68,9 @@ _REFUSAL_STATUS: dict[type[RequestRefused], int] = {
     InvalidCursor: 400,
     TooManyInFlight: 429,
     PostRateExceeded: 429,
+    WebhookUrlForbidden: 422,
+    SigningSecretMissing: 409,
+    WebhookNotFound: 404,
 }
 
 

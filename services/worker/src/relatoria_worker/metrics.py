@@ -128,6 +128,21 @@ class WorkerMetrics:
             ["lane"],
             registry=r,
         )
+        self.webhook_attempts = Counter(
+            "relatoria_webhook_attempts_total",
+            "Webhook delivery attempts by how they ended: delivered, retried (to be tried "
+            "again after its backoff) or dead (given up, replayable).",
+            ["outcome"],
+            registry=r,
+        )
+        self.webhook_duration = Histogram(
+            "relatoria_webhook_attempt_duration_seconds",
+            "Time from sending a webhook to its answer (or the failure).",
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        for webhook_outcome in ("delivered", "retried", "dead"):
+            self.webhook_attempts.labels(webhook_outcome)
         # Every series a rate() or an alert reads exists from the start, at 0: a counter
         # first seen at 1 would read as no increase.
         codes = ["", *(code.value for code in ErrorCode)]

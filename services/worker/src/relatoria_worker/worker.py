@@ -15,6 +15,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustC
 from relatoria_shared.connections import Connections, open_connections
 from relatoria_shared.db.jobs import PgJobRepository
 from relatoria_shared.db.maintenance import PgMaintenanceRepository
+from relatoria_shared.db.wake_channel import WEBHOOKS_WAKE
 from relatoria_shared.db.worker_presence import WorkerPresence, worker_presence
 from relatoria_shared.domain.lanes import Lane
 from relatoria_shared.garbage_collector import settle_garbage_collector
@@ -36,6 +37,8 @@ from relatoria_worker.metrics import WorkerMetrics, serve
 from relatoria_worker.renderers.registry import Renderers
 from relatoria_worker.row_sources import RowSources
 from relatoria_worker.sweeper import Sweeper
+from relatoria_worker.webhooks.relay import OutboxRelay
+from relatoria_worker.webhooks.runtime import webhook_delivery
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +46,19 @@ HAND_BACK_SECONDS = 5.0
 TRIM_EVERY_SECONDS = 1.0
 
 
-class LaneWakes:
+class Wakes:
     """Passes the wake-ups the worker's PostgreSQL session hears to the consumers of their
-    lane (to every consumer when listening restarts: wake-ups may have been missed)."""
+    lane, and webhook wake-ups to the outbox relay (to all of them when listening
+    restarts: wake-ups may have been missed)."""
 
     def __init__(self) -> None:
         self.consumers: list[JobConsumer] = []
+        self.relay: OutboxRelay | None = None
 
     def __call__(self, lane: str | None) -> None:
-        """Wake the consumers of `lane` (None: all)."""
+        """Wake the consumers of `lane`, or the relay (None: all)."""
+        if self.relay is not None and lane in (None, WEBHOOKS_WAKE):
+            self.relay.wake()
         for consumer in self.consumers:
             if lane is None or consumer.lane.value == lane:
                 consumer.wake()
@@ -68,12 +75,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     metrics = WorkerMetrics(process_registry())
     server = serve(metrics.registry, settings.metrics_port) if settings.metrics_port else None
     executors = render_executors(settings)
-    wakes = LaneWakes()
+    wakes = Wakes()
     try:
         async with (
             open_connections(settings) as connections,
             worker_presence(settings, wakes) as presence,
+            webhook_delivery(connections, metrics) as relay,
         ):
+            wakes.relay = relay
             await _serve(
                 settings, connections, presence, wakes, executors, metrics=metrics, stop=stop
             )
@@ -91,7 +100,7 @@ async def _serve(
     settings: Settings,
     connections: Connections,
     presence: WorkerPresence,
-    wakes: LaneWakes,
+    wakes: Wakes,
     executors: dict[Lane, ThreadPoolExecutor],
     *,
     metrics: WorkerMetrics,

@@ -115,8 +115,9 @@ WITH owner AS (
 ), inserted AS (
   INSERT INTO report_requests (
     id, owner_id, idempotency_key, request_fingerprint, report_type, lane, format, title,
-    parameters, parameter_summary, max_attempts, traceparent, fair_at, status)
-  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, owner.clock, 'queued' FROM owner
+    parameters, parameter_summary, max_attempts, traceparent, callback_url, fair_at, status)
+  SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $17, owner.clock, 'queued'
+    FROM owner
   ON CONFLICT (owner_id, idempotency_key) DO NOTHING
   RETURNING created_at
 ), woken AS (
@@ -191,6 +192,7 @@ class PgRequestRepository:
                     limits.quantum_seconds(new.lane),
                     limits.posts_per_second,
                     float(limits.post_burst),
+                    new.callback_url,
                 )
                 if row["created_at"] is not None:
                     return Recorded(_new_record(report_id, new, row["created_at"]), created=True)

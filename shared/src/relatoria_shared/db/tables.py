@@ -2,11 +2,12 @@
 speak SQL through `db.pool`)."""
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from relatoria_shared.domain.errors import ErrorCode
 from relatoria_shared.domain.formats import ReportFormat
 from relatoria_shared.domain.status import ReportStatus
+from relatoria_shared.domain.webhooks import DeliveryStatus
 
 metadata = sa.MetaData(
     naming_convention={
@@ -70,6 +71,8 @@ report_requests = sa.Table(
     sa.Column("first_failed_at", sa.DateTime(timezone=True)),
     sa.Column("last_failed_at", sa.DateTime(timezone=True)),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    # Where its end is announced, signed with its owner's signing secret (webhooks).
+    sa.Column("callback_url", sa.Text),
     sa.CheckConstraint(_one_of("status", [s.value for s in ReportStatus]), name="status"),
     sa.CheckConstraint(_one_of("format", [f.value for f in ReportFormat]), name="format"),
     sa.CheckConstraint(
@@ -119,4 +122,81 @@ report_owners = sa.Table(
     sa.Column("clock", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
     sa.Column("tokens", sa.Float, nullable=False, server_default="0"),
     sa.Column("refilled_at", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
+)
+
+# Webhooks (migration 0007): endpoints, owners' signing secrets, and the outbox of
+# deliveries that a trigger on report_requests records with each report's end.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("owner_id", sa.Text, nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("events", ARRAY(sa.Text), nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
+    sa.Column("deleted_at", sa.DateTime(timezone=True)),
+)
+sa.Index(
+    "ix_webhook_endpoints_owner",
+    webhook_endpoints.c.owner_id,
+    webhook_endpoints.c.created_at,
+    postgresql_where=sa.text("deleted_at IS NULL"),
+)
+
+webhook_signing_secrets = sa.Table(
+    "webhook_signing_secrets",
+    metadata,
+    sa.Column("owner_id", sa.Text, primary_key=True),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("request_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("owner_id", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("endpoint_id", UUID(as_uuid=True)),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default=DeliveryStatus.PENDING.value),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("payload", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=_NOW),
+    sa.Column("published_at", sa.DateTime(timezone=True)),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), server_default=_NOW),
+    sa.Column("sending_until", sa.DateTime(timezone=True)),
+    sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.CheckConstraint(_one_of("status", [s.value for s in DeliveryStatus]), name="status"),
+)
+sa.Index("ix_webhook_deliveries_request", webhook_deliveries.c.request_id)
+sa.Index(
+    "ix_webhook_deliveries_pending",
+    webhook_deliveries.c.next_attempt_at,
+    postgresql_where=sa.text("status = 'pending'"),
+)
+sa.Index(
+    "ix_webhook_deliveries_dead",
+    webhook_deliveries.c.finished_at,
+    postgresql_where=sa.text("status = 'dead'"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column(
+        "delivery_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("attempt", sa.Integer, primary_key=True),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("error", sa.Text),
 )

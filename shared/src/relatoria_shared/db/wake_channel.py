@@ -12,4 +12,8 @@ never wake each other's workers.
 """
 
 WAKE_CHANNEL = "relatoria_wake"
-"""The channel's name; the payload is the request's lane (`Lane.value`)."""
+"""The channel's name; the payload is the request's lane (`Lane.value`), or
+`WEBHOOKS_WAKE` when a report's end recorded webhook deliveries (migration 0007's
+trigger), for the worker's outbox relay."""
+
+WEBHOOKS_WAKE = "webhooks"

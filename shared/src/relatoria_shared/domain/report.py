@@ -26,6 +26,8 @@ class NewReport:
     idempotency_key: str | None = None
     request_fingerprint: str | None = None
     traceparent: str | None = None
+    # Where its end is announced (a webhook signed with the owner's signing secret).
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -74,3 +74,25 @@ class PostRateExceeded(OwnerLimitReached):
     """The owner posts faster than it may."""
 
     code = "POST_RATE_EXCEEDED"
+
+
+class WebhookUrlForbidden(RequestRefused):
+    """A webhook or callback URL the service will not call (not https, a private address:
+    see `domain.webhook_urls`)."""
+
+    code = "WEBHOOK_URL_FORBIDDEN"
+
+
+class SigningSecretMissing(RequestRefused):
+    """A `callbackUrl` from an owner who has no signing secret to sign its deliveries."""
+
+    code = "WEBHOOK_SECRET_MISSING"
+
+
+class WebhookNotFound(RequestRefused):
+    """No such webhook endpoint, or not the caller's."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self) -> None:
+        super().__init__("no such webhook endpoint")

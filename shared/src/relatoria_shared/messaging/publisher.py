@@ -48,26 +48,34 @@ class JobPublisher:
         await self._send(self._declared.dead_exchange, "", message)
 
     async def _send(self, exchange: AbstractExchange, routing_key: str, message: Message) -> None:
-        with span(
-            f"{exchange.name} publish",
-            kind=SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "rabbitmq",
-                "messaging.destination.name": exchange.name,
-                "messaging.rabbitmq.destination.routing_key": routing_key,
-            },
-        ):
-            # The consumer's spans become children of this one, across the queue.
-            message.headers = {**(message.headers or {}), **trace_headers()}
-            try:
-                confirmation = await exchange.publish(
-                    message, routing_key=routing_key, mandatory=True, timeout=self._timeout
-                )
-            except Exception as exc:
-                raise PublishFailed(f"{type(exc).__name__}: {exc}") from exc
-            # A mandatory message no queue accepted comes back as a Basic.Return.
-            if not isinstance(confirmation, Basic.Ack):
-                raise PublishFailed(f"message was not routed ({type(confirmation).__name__})")
+        await send_confirmed(exchange, routing_key, message, self._timeout)
+
+
+async def send_confirmed(
+    exchange: AbstractExchange, routing_key: str, message: Message, confirm_seconds: float
+) -> None:
+    """Publish `message` persistently routed, and return once the broker confirms it;
+    `PublishFailed` if it does not within `confirm_seconds`."""
+    with span(
+        f"{exchange.name} publish",
+        kind=SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "rabbitmq",
+            "messaging.destination.name": exchange.name,
+            "messaging.rabbitmq.destination.routing_key": routing_key,
+        },
+    ):
+        # The consumer's spans become children of this one, across the queue.
+        message.headers = {**(message.headers or {}), **trace_headers()}
+        try:
+            confirmation = await exchange.publish(
+                message, routing_key=routing_key, mandatory=True, timeout=confirm_seconds
+            )
+        except Exception as exc:
+            raise PublishFailed(f"{type(exc).__name__}: {exc}") from exc
+        # A mandatory message no queue accepted comes back as a Basic.Return.
+        if not isinstance(confirmation, Basic.Ack):
+            raise PublishFailed(f"message was not routed ({type(confirmation).__name__})")
 
 
 def _message(job: JobMessage) -> Message:

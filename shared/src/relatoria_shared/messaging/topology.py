@@ -9,6 +9,10 @@
   `<ns>.retry.bulk.2000ms`); a message waits there for the queue's TTL, then is
   dead-lettered back to the work exchange with its lane's routing key.
 - `<ns>.dead`: a fanout exchange and a durable quorum queue holding terminal failures.
+- `<ns>.webhooks`: a direct exchange for webhook deliveries, with their own queues: the
+  delivery queue `<ns>.webhooks` (routing key `delivery`), one delay queue per backoff
+  delay (`<ns>.webhooks.retry.5000ms`, routing key its name) that dead-letters back to
+  it, and `<ns>.webhooks.dead` (routing key `dead`) for deliveries given up.
 
 Every name derives from a namespace (a setting), so tests and several deployments can
 share a broker without touching each other's queues. Delay queues are named by their
@@ -72,6 +76,29 @@ class Topology:
         """The queue holding dead letters until replayed."""
         return f"{self.namespace}.dead"
 
+    @property
+    def webhooks_exchange(self) -> str:
+        """The direct exchange of webhook deliveries, their delays and dead letters."""
+        return f"{self.namespace}.webhooks"
+
+    @property
+    def webhooks_queue(self) -> str:
+        """The queue webhook senders consume."""
+        return f"{self.namespace}.webhooks"
+
+    def webhooks_retry_queue(self, delay_seconds: float) -> str:
+        """The delay queue of one delivery backoff level; also its routing key."""
+        return f"{self.namespace}.webhooks.retry.{_millis(delay_seconds)}ms"
+
+    @property
+    def webhooks_dead_queue(self) -> str:
+        """The queue holding webhook deliveries given up, until replayed."""
+        return f"{self.namespace}.webhooks.dead"
+
+
+WEBHOOK_DELIVERY_KEY = "delivery"
+WEBHOOK_DEAD_KEY = "dead"
+
 
 @dataclass(frozen=True)
 class DeclaredTopology:
@@ -83,6 +110,7 @@ class DeclaredTopology:
     retry_exchange: AbstractExchange
     dead_exchange: AbstractExchange
     dead_queue: AbstractQueue
+    webhooks_exchange: AbstractExchange
 
 
 def _millis(seconds: float) -> int:
@@ -112,6 +140,7 @@ async def declare(
     *,
     retry_levels: list[float],
     delivery_limit: int,
+    webhook_retry_levels: list[float],
 ) -> DeclaredTopology:
     """Declare (idempotently) every exchange, queue and binding of `topology`."""
     dead_exchange = await channel.declare_exchange(
@@ -155,6 +184,9 @@ async def declare(
                 },
             )
             await queue.bind(retry_exchange, routing_key=name)
+    webhooks_exchange = await _declare_webhooks(
+        channel, topology, webhook_retry_levels, delivery_limit
+    )
     return DeclaredTopology(
         topology=topology,
         work_exchange=work_exchange,
@@ -162,7 +194,44 @@ async def declare(
         retry_exchange=retry_exchange,
         dead_exchange=dead_exchange,
         dead_queue=dead_queue,
+        webhooks_exchange=webhooks_exchange,
     )
+
+
+async def _declare_webhooks(
+    channel: AbstractChannel, topology: Topology, retry_levels: list[float], delivery_limit: int
+) -> AbstractExchange:
+    exchange = await channel.declare_exchange(
+        topology.webhooks_exchange, ExchangeType.DIRECT, durable=True
+    )
+    dead = await channel.declare_queue(
+        topology.webhooks_dead_queue, durable=True, arguments={"x-queue-type": "quorum"}
+    )
+    await dead.bind(exchange, routing_key=WEBHOOK_DEAD_KEY)
+    deliveries = await channel.declare_queue(
+        topology.webhooks_queue,
+        durable=True,
+        arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": delivery_limit,
+            "x-dead-letter-exchange": topology.webhooks_exchange,
+            "x-dead-letter-routing-key": WEBHOOK_DEAD_KEY,
+        },
+    )
+    await deliveries.bind(exchange, routing_key=WEBHOOK_DELIVERY_KEY)
+    for delay in retry_levels:
+        name = topology.webhooks_retry_queue(delay)
+        queue = await channel.declare_queue(
+            name,
+            durable=True,
+            arguments={
+                "x-message-ttl": _millis(delay),
+                "x-dead-letter-exchange": topology.webhooks_exchange,
+                "x-dead-letter-routing-key": WEBHOOK_DELIVERY_KEY,
+            },
+        )
+        await queue.bind(exchange, routing_key=name)
+    return exchange
 
 
 async def declare_for(
@@ -175,4 +244,5 @@ async def declare_for(
         Topology(settings.amqp_namespace),
         retry_levels=settings.retry_policy.levels(),
         delivery_limit=settings.delivery_limit,
+        webhook_retry_levels=settings.webhook_schedule.levels(),
     )

@@ -199,13 +199,13 @@ class ObjectStore:
                 )
             return self._presigner
 
-    def presign_download(self, key: str) -> tuple[str, datetime]:
-        """A GET URL for `key`, valid for the configured time, and when it expires."""
-        expires_at = datetime.now(UTC) + timedelta(seconds=self._presign_ttl)
+    def presign_download(self, key: str, ttl_seconds: int | None = None) -> tuple[str, datetime]:
+        """A GET URL for `key`, valid for `ttl_seconds` (by default the configured time),
+        and when it expires."""
+        ttl = ttl_seconds or self._presign_ttl
+        expires_at = datetime.now(UTC) + timedelta(seconds=ttl)
         url = self._public_client().generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": key},
-            ExpiresIn=self._presign_ttl,
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=ttl
         )
         return url, expires_at
 

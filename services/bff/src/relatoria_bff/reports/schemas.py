@@ -25,6 +25,14 @@ class ReportCreate(BaseModel):
             }
         ],
     )
+    callbackUrl: str | None = Field(  # noqa: N815 - the HTTP contract is camelCase
+        default=None,
+        max_length=2048,
+        description="An https URL called once the report ends (report.done, report.failed, "
+        "report.cancelled, report.expired), signed per Standard Webhooks with your signing "
+        "secret (`POST /v1/webhooks/secret`, which must exist first).",
+        examples=["https://example.com/hooks/relatoria"],
+    )
 
 
 class ReportAccepted(BaseModel):

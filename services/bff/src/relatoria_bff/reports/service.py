@@ -18,6 +18,7 @@ from typing import Any
 from relatoria_bff.bootstrap import Resources
 from relatoria_bff.reports.queue_estimates import estimated_finish
 from relatoria_bff.reports.schemas import ReportCreate
+from relatoria_bff.webhooks.callback import checked_callback
 from relatoria_shared.catalog import ValidatedRequest, lane_for, validate_request
 from relatoria_shared.db.requests import PageCursor
 from relatoria_shared.domain.errors import StorageError
@@ -67,6 +68,9 @@ async def submit_report(
         valid, digest = await asyncio.to_thread(
             _validate_and_digest, body, limits, idempotency_key is not None
         )
+    callback_url = None
+    if body.callbackUrl is not None:
+        callback_url = await checked_callback(resources, owner_id, body.callbackUrl)
     recorded = await resources.transitions.accept(
         NewReport(
             owner_id=owner_id,
@@ -80,6 +84,7 @@ async def submit_report(
             idempotency_key=idempotency_key,
             request_fingerprint=digest,
             traceparent=trace_headers().get("traceparent"),
+            callback_url=callback_url,
         )
     )
     if not recorded.created:

@@ -68,8 +68,9 @@ CREATE_RESPONSES = documented(
         400: "`INVALID_JSON`, `INVALID_IDEMPOTENCY_KEY`",
         408: "`REQUEST_TIMEOUT`: the body did not arrive in time",
         413: "`PAYLOAD_TOO_LARGE`: the body is over the size limit",
-        422: "`VALIDATION_ERROR`, `IDEMPOTENCY_KEY_REUSED` and the catalog's codes, with "
-        "the `path`",
+        409: "`WEBHOOK_SECRET_MISSING`: a `callbackUrl` before `POST /v1/webhooks/secret`",
+        422: "`VALIDATION_ERROR`, `IDEMPOTENCY_KEY_REUSED`, `WEBHOOK_URL_FORBIDDEN` and the "
+        "catalog's codes, with the `path`",
         429: "`TOO_MANY_IN_FLIGHT`, `POST_RATE_EXCEEDED`: retry after `Retry-After`",
         503: "`SERVICE_UNAVAILABLE`, or `SERVER_BUSY` (other large bodies are being "
         "read): retry after `Retry-After`",

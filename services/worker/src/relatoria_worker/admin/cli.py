@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from relatoria_shared.logging_setup import configure_logging
 from relatoria_shared.settings import Settings
-from relatoria_worker.admin import dead_letters, inspect, queues, requeue
+from relatoria_worker.admin import dead_letters, inspect, queues, requeue, webhook_letters
 from relatoria_worker.admin.context import Admin, connect
 from relatoria_worker.retention import ArtifactCleanup
 
@@ -85,6 +85,17 @@ async def _dead_letters(admin: Admin, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _webhooks(admin: Admin, args: argparse.Namespace) -> int:
+    if args.action == "dead":
+        webhook_letters.print_dead(await webhook_letters.list_dead(admin))
+        return 0
+    replayed, removed = await webhook_letters.replay(
+        admin, delivery_id=args.id, owner_id=args.owner
+    )
+    print(f"replayed {replayed} webhook delivery(ies); removed {removed} dead letter(s)")
+    return 0
+
+
 Command = Callable[[Admin, argparse.Namespace], Awaitable[int]]
 # Each command: what it runs, whether it needs the broker, whether it publishes.
 COMMANDS: dict[str, tuple[Command, bool, bool]] = {
@@ -94,6 +105,7 @@ COMMANDS: dict[str, tuple[Command, bool, bool]] = {
     "dead-letters": (_dead_letters, True, True),
     "sweep": (_sweep, True, True),
     "cleanup": (_cleanup, False, False),
+    "webhooks": (_webhooks, True, False),
 }
 
 
@@ -106,6 +118,9 @@ def _usage_error(args: argparse.Namespace) -> str | None:
     replaying = args.command == "dead-letters" and args.action == "replay"
     if replaying and not (args.id or args.type or args.code or args.all):
         return "replay needs --id, --type, --code or --all"
+    replaying = args.command == "webhooks" and args.action == "replay"
+    if replaying and not (args.id or args.owner or args.all):
+        return "replay needs --id, --owner or --all"
     return None
 
 
@@ -126,6 +141,14 @@ def _stuck_age(value: str) -> float:
     if seconds < requeue.MIN_STUCK_SECONDS:
         raise argparse.ArgumentTypeError(f"must be at least {requeue.MIN_STUCK_SECONDS:g} seconds")
     return seconds
+
+
+def _delivery_id(value: str) -> uuid.UUID:
+    # As receivers see it (`msg_<hex>`, the webhook-id header) or as a bare UUID.
+    try:
+        return uuid.UUID(value.removeprefix("msg_"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a webhook id (msg_…) or UUID") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,6 +198,15 @@ def build_parser() -> argparse.ArgumentParser:
     dropped.add_argument("--type", help="every letter of one report type")
     dropped.add_argument("--code", help="every letter of one error code (e.g. TOO_LARGE)")
     dropped.add_argument("--all", action="store_true", help="every letter")
+
+    hooks = commands.add_parser("webhooks", help="list or replay webhook deliveries given up")
+    hook_actions = hooks.add_subparsers(dest="action", required=True)
+    hook_actions.add_parser("dead", help="the deliveries given up, newest first")
+    hook_replay = hook_actions.add_parser("replay", help="try dead deliveries again")
+    hooks_chosen = hook_replay.add_mutually_exclusive_group()
+    hooks_chosen.add_argument("--id", type=_delivery_id, help="one delivery (its webhook id)")
+    hooks_chosen.add_argument("--owner", help="every dead delivery of one owner")
+    hooks_chosen.add_argument("--all", action="store_true", help="every dead delivery")
 
     sweep = commands.add_parser("sweep", help="run the sweeper once")
     sweep.add_argument("--json", action="store_true", help="machine-readable output")

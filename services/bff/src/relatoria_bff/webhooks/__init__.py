@@ -1,0 +1,1 @@
+"""Webhook endpoints, signing secrets and delivery records, as the BFF serves them."""

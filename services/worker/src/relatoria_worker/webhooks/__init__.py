@@ -1,0 +1,1 @@
+"""Webhook delivery: the outbox relay, the delivery consumer and the HTTP sender."""
