@@ -6,10 +6,14 @@ one does (the outbox); unsafe URLs are refused, and a worker without the allow-l
 connects to a name that resolves to a loopback address."""
 
 import asyncio
+import contextlib
 import hashlib
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -119,6 +123,10 @@ async def test_an_endpoint_receives_each_report_end_signed_with_its_secret(
     data = event["data"]
     assert (data["requestId"], data["status"]) == (rid, "done")
     assert data["links"]["download"].endswith(f"/v1/reports/{rid}/download")
+    # Signed to outlive the retries (horizon, longest delay and an hour), longer than
+    # the 15 minutes a read's presigned URL lasts.
+    valid_for = datetime.fromisoformat(data["downloadUrlExpiresAt"]) - datetime.now(UTC)
+    assert valid_for.total_seconds() > HORIZON + 3600 - 60
     async with httpx.AsyncClient() as plain:
         file = await plain.get(data["downloadUrl"])
     assert file.status_code == 200
@@ -220,6 +228,10 @@ async def test_a_delivery_that_keeps_failing_is_dead_lettered_then_replayed(
     await receiver.wait_for("/down", len(codes) + 1)
     redelivered = await settled_delivery(client, who, rid)
     assert redelivered["status"] == "delivered"
+    # The new round's attempt is listed after the first round's, numbered on.
+    attempts = redelivered["attempts"]
+    assert [a["statusCode"] for a in attempts] == [*codes, 200]
+    assert [a["attempt"] for a in attempts] == list(range(1, len(codes) + 2))
     assert receiver.received("/down")[-1].verified(endpoint["secret"])["type"] == "report.done"
     assert "no dead webhook deliveries" in cluster.admin("webhooks", "dead")
 
@@ -284,13 +296,33 @@ async def test_a_redirect_is_never_followed(
     assert receiver.received("/internal") == []
 
 
+@pytest.fixture
+def listener() -> Iterator[tuple[int, list[object]]]:
+    """A bare TCP listener on 127.0.0.1 that counts the connections it accepts (a TLS
+    handshake included, which an HTTP receiver would never see as a request)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[object] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = server.accept()
+                accepted.append(connection)
+                connection.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1], accepted
+    server.close()
+
+
 async def test_without_the_allow_list_a_name_resolving_to_loopback_is_never_connected(
-    cluster: Cluster, client: httpx.AsyncClient, receiver: WebhookReceiver
+    cluster: Cluster, client: httpx.AsyncClient, listener: tuple[int, list[object]]
 ) -> None:
     who = owner()
+    port, accepted = listener
     # A public-looking https URL whose name resolves to 127.0.0.1: accepted when given
     # (names are not resolved then), refused where it counts, when connecting.
-    await register(client, who, receiver.url("/sneaky", host="localhost", scheme="https"))
+    await register(client, who, f"https://localhost:{port}/sneaky")
     strict = cluster.start_worker(RELATORIA_WEBHOOK_ALLOWED_HOSTS="")
     try:
         rid = await post(client, SMALL, who)
@@ -301,4 +333,23 @@ async def test_without_the_allow_list_a_name_resolving_to_loopback_is_never_conn
     assert given_up["status"] == "dead"
     assert [a["statusCode"] for a in given_up["attempts"]] == [None]
     assert "not allowed" in given_up["lastError"]
-    assert receiver.received("/sneaky") == []
+    assert accepted == []  # not even a connection was opened
+
+
+async def test_bad_registrations_are_4xx_with_stable_codes(client: httpx.AsyncClient) -> None:
+    who = owner()
+    for body, code in (
+        ({"url": "https://a.example/", "description": "nul \x00 inside"}, "VALIDATION_ERROR"),
+        ({"url": "https://a.example/", "events": ["report.exploded"]}, "VALIDATION_ERROR"),
+        ({"url": "https://bücher.example/"}, "WEBHOOK_URL_FORBIDDEN"),
+    ):
+        response = await client.post("/v1/webhooks", json=body, headers=bearer(who))
+        assert (response.status_code, response.json()["code"]) == (422, code), response.text
+    gone = await client.delete("/v1/webhooks/not-a-uuid", headers=bearer(who))
+    assert gone.status_code == 404
+    for i in range(20):  # the most one owner may have
+        await register(client, who, f"https://hooks.example/{i}")
+    over = await client.post(
+        "/v1/webhooks", json={"url": "https://hooks.example/21"}, headers=bearer(who)
+    )
+    assert (over.status_code, over.json()["code"]) == (409, "TOO_MANY_WEBHOOKS")

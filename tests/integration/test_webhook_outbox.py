@@ -11,11 +11,20 @@ import asyncpg
 import pytest
 
 from relatoria_shared.db.requests import PgRequestRepository
-from relatoria_shared.db.webhooks import Outcome, PgDeliveryRepository, PgWebhookRegistry
-from relatoria_shared.domain.webhooks import DeliveryStatus, WebhookEvent, new_signing_secret
+from relatoria_shared.db.webhook_deliveries import Outcome, PgDeliveryRepository
+from relatoria_shared.db.webhook_endpoints import PgWebhookRegistry
+from relatoria_shared.domain.status import ReportStatus
+from relatoria_shared.domain.webhooks import (
+    EVENT_OF_STATUS,
+    DeliveryStatus,
+    WebhookEvent,
+    new_signing_secret,
+)
 from tests.support.requests import new_report, record
 
 pytestmark = pytest.mark.integration
+
+CANCEL = "UPDATE report_requests SET status = 'cancelled' WHERE id = $1"
 
 
 @pytest.fixture
@@ -64,6 +73,62 @@ async def test_each_end_records_one_delivery_per_interested_endpoint_and_the_cal
     assert len(await recorded(empty, report.id)) == 3  # no change of status, no event
 
 
+@pytest.mark.parametrize(("status", "event"), list(EVENT_OF_STATUS.items()))
+async def test_the_trigger_records_the_event_the_domain_names_for_each_end(
+    empty: asyncpg.Pool, status: ReportStatus, event: WebhookEvent
+) -> None:
+    url = "https://a.example/"
+    await PgWebhookRegistry(empty).add_endpoint("ana", url, [event], None, "s")
+    report = await record(PgRequestRepository(empty), new_report("ana"))
+    await empty.execute("UPDATE report_requests SET status = $2 WHERE id = $1", report.id, status)
+    assert await recorded(empty, report.id) == [(event.value, url)]
+
+
+async def test_deleting_an_endpoint_drops_what_it_had_not_been_delivered(
+    empty: asyncpg.Pool,
+) -> None:
+    registry = PgWebhookRegistry(empty)
+    endpoint = await registry.add_endpoint(
+        "ana", "https://a.example/", list(WebhookEvent), None, "s"
+    )
+    report = await record(PgRequestRepository(empty), new_report("ana"))
+    await empty.execute("UPDATE report_requests SET status = 'cancelled' WHERE id = $1", report.id)
+    assert not await registry.delete_endpoint("bia", endpoint.id)  # not hers
+    assert await registry.delete_endpoint("ana", endpoint.id)
+    (view,) = await registry.deliveries(report.id)
+    assert view.status is DeliveryStatus.DROPPED
+    assert await registry.endpoints("ana") == []
+
+
+async def test_the_relay_publishes_overdue_deliveries_again_once_and_never_loops(
+    empty: asyncpg.Pool,
+) -> None:
+    await PgWebhookRegistry(empty).add_endpoint(
+        "ana", "https://a.example/", list(WebhookEvent), None, "s"
+    )
+    requests = PgRequestRepository(empty)
+    for _ in range(130):  # more than one relay batch
+        report = await record(requests, new_report("ana"))
+        await empty.execute(
+            "UPDATE report_requests SET status = 'cancelled' WHERE id = $1", report.id
+        )
+    deliveries = PgDeliveryRepository(empty)
+    stale = timedelta(minutes=5)
+    first = await deliveries.relay(100, stale) + await deliveries.relay(100, stale)
+    assert len(set(first)) == 130
+    assert await deliveries.relay(100, stale) == []  # marked: not published again
+    # Their messages lost, all overdue: each is published again, once.
+    await empty.execute(
+        "UPDATE webhook_deliveries SET published_at = now() - interval '10 minutes', "
+        "next_attempt_at = now() - interval '10 minutes'"
+    )
+    sending = await deliveries.claim(first[0], timedelta(minutes=1))
+    assert sending is not None
+    again = await deliveries.relay(100, stale) + await deliveries.relay(100, stale)
+    assert sorted(again) == sorted(set(first) - {first[0]})  # not the one being sent
+    assert await deliveries.relay(100, stale) == []
+
+
 async def test_deliveries_are_rolled_back_with_the_change_that_recorded_them(
     empty: asyncpg.Pool,
 ) -> None:
@@ -91,14 +156,7 @@ async def test_a_delivery_is_claimed_once_and_not_before_its_retry_is_due(
     report = await record(PgRequestRepository(empty), new_report("ana"))
     await empty.execute("UPDATE report_requests SET status = 'cancelled' WHERE id = $1", report.id)
     deliveries = PgDeliveryRepository(empty)
-    published: list[uuid.UUID] = []
-
-    async def publish(delivery_id: uuid.UUID) -> None:
-        published.append(delivery_id)
-
-    assert await deliveries.relay(10, timedelta(minutes=5), publish) == 1
-    assert await deliveries.relay(10, timedelta(minutes=5), publish) == 0  # marked
-    (delivery_id,) = published
+    (delivery_id,) = await deliveries.relay(10, timedelta(minutes=5))
     hold = timedelta(seconds=30)
 
     claimed = await deliveries.claim(delivery_id, hold)

@@ -14,7 +14,8 @@ import httpcore
 import pytest
 
 from relatoria_shared.domain.webhook_urls import AllowList
-from relatoria_worker.webhooks.sender import AddressRefused, GuardedNetworkBackend, WebhookSender
+from relatoria_worker.webhooks.guarded_network import AddressRefused, GuardedNetworkBackend
+from relatoria_worker.webhooks.sender import WebhookSender
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.integration

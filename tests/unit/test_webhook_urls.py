@@ -130,6 +130,9 @@ ip = ipaddress.ip_address
         ("224.0.0.1", "evil.example", NONE, False),
         ("ff02::1", "evil.example", NONE, False),
         ("64:ff9b::a00:1", "evil.example", NONE, False),  # NAT64 to 10.0.0.1
+        ("2002:a00:1::1", "evil.example", NONE, False),  # 6to4 of 10.0.0.1
+        ("2002:808:808::1", "six.example", NONE, True),  # 6to4 of a public address
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "evil.example", NONE, False),  # Teredo, 10.0.0.1
         # An allow-listed network admits its addresses whatever the name...
         ("127.0.0.1", "evil.example", LOOPBACK, True),
         ("::ffff:127.0.0.1", "evil.example", LOOPBACK, True),

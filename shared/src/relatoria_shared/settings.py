@@ -159,6 +159,8 @@ class Settings(BaseSettings):
     webhook_max_response_bytes: int = Field(default=65_536, ge=0)
     # Deliveries one worker sends at once.
     webhook_concurrency: int = Field(default=16, ge=1)
+    # Endpoints one owner may register (each report's end is sent to every one).
+    webhook_max_endpoints: int = Field(default=20, ge=1)
     # Hosts and networks webhooks may reach although not public (and over plain http):
     # comma-separated names, addresses or CIDRs, e.g. localhost,127.0.0.0/8 (development).
     webhook_allowed_hosts: Annotated[list[str], NoDecode] = []
@@ -190,16 +192,9 @@ class Settings(BaseSettings):
             raise ValueError("heartbeat_seconds must be at most half of lease_seconds")
         return self
 
-    @field_validator("worker_lanes", mode="before")
+    @field_validator("worker_lanes", "webhook_allowed_hosts", mode="before")
     @classmethod
-    def _split_lanes(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("webhook_allowed_hosts", mode="before")
-    @classmethod
-    def _split_hosts(cls, value: Any) -> Any:
+    def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value

@@ -12,7 +12,7 @@ from relatoria_bff.status_watch import StatusWatch
 from relatoria_shared.cache.status_cache import StatusCache
 from relatoria_shared.connections import Connections, open_connections
 from relatoria_shared.db.requests import PgRequestRepository, RequestRepository
-from relatoria_shared.db.webhooks import PgWebhookRegistry, WebhookRegistry
+from relatoria_shared.db.webhook_endpoints import PgWebhookRegistry, WebhookRegistry
 from relatoria_shared.domain.webhook_urls import AllowList
 from relatoria_shared.settings import Settings
 from relatoria_shared.storage.object_store import ObjectStore

@@ -22,6 +22,7 @@ from relatoria_shared.domain.request_errors import (
     RequestRefused,
     SigningSecretMissing,
     TooManyInFlight,
+    TooManyWebhooks,
     WebhookNotFound,
     WebhookUrlForbidden,
 )
@@ -71,6 +72,7 @@ _REFUSAL_STATUS: dict[type[RequestRefused], int] = {
     WebhookUrlForbidden: 422,
     SigningSecretMissing: 409,
     WebhookNotFound: 404,
+    TooManyWebhooks: 409,
 }
 
 

@@ -37,6 +37,7 @@ from relatoria_worker.metrics import WorkerMetrics, serve
 from relatoria_worker.renderers.registry import Renderers
 from relatoria_worker.row_sources import RowSources
 from relatoria_worker.sweeper import Sweeper
+from relatoria_worker.tracked_deliveries import tracked
 from relatoria_worker.webhooks.relay import OutboxRelay
 from relatoria_worker.webhooks.runtime import webhook_delivery
 
@@ -135,7 +136,7 @@ async def _serve(
             idle_poll_seconds=settings.idle_poll_seconds,
             present=presence.held,
         )
-        queue, tag = await _consume(amqp, settings, lane, _tracked(consumer, in_flight))
+        queue, tag = await _consume(amqp, settings, lane, tracked(consumer, in_flight))
         consumers.append((consumer, queue, tag))
         wakes.consumers.append(consumer)
         polling.append(asyncio.create_task(consumer.claim_when_woken()))
@@ -221,21 +222,6 @@ async def _consume(
     queue = await channel.get_queue(Topology(settings.amqp_namespace).work_queue(lane))
     tag = await queue.consume(callback)
     return queue, tag
-
-
-def _tracked(
-    consumer: JobConsumer, in_flight: set[asyncio.Task[Any]]
-) -> Callable[[AbstractIncomingMessage], Any]:
-    async def tracked(message: AbstractIncomingMessage) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        in_flight.add(task)
-        try:
-            await consumer(message)
-        finally:
-            in_flight.discard(task)
-
-    return tracked
 
 
 def render_executors(settings: Settings) -> dict[Lane, ThreadPoolExecutor]:

@@ -169,6 +169,7 @@ webhook_deliveries = sa.Table(
     sa.Column("published_at", sa.DateTime(timezone=True)),
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), server_default=_NOW),
     sa.Column("sending_until", sa.DateTime(timezone=True)),
+    sa.Column("round_started_at", sa.DateTime(timezone=True)),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("last_error", sa.Text),
     sa.CheckConstraint(_one_of("status", [s.value for s in DeliveryStatus]), name="status"),

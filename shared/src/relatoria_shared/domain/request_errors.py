@@ -89,6 +89,12 @@ class SigningSecretMissing(RequestRefused):
     code = "WEBHOOK_SECRET_MISSING"
 
 
+class TooManyWebhooks(RequestRefused):
+    """The owner has as many webhook endpoints as it may."""
+
+    code = "TOO_MANY_WEBHOOKS"
+
+
 class WebhookNotFound(RequestRefused):
     """No such webhook endpoint, or not the caller's."""
 

@@ -53,12 +53,17 @@ def _unwrapped(ip: IPAddress) -> IPAddress:
     """The IPv4 address an IPv6 address stands for, if it embeds one we would really reach.
 
     `::ffff:127.0.0.1` (IPv4-mapped) is 127.0.0.1 to the kernel; `64:ff9b::a00:1` (NAT64)
-    is 10.0.0.1 behind the gateway."""
+    is 10.0.0.1 behind the gateway; `2002:a00:1::` (6to4) and Teredo addresses carry one
+    that a relay would reach."""
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return ip.ipv4_mapped
         if ip in _NAT64:
             return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+        if ip.sixtofour is not None:
+            return ip.sixtofour
+        if ip.teredo is not None:
+            return ip.teredo[1]
     return ip
 
 

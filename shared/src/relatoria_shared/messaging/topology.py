@@ -208,15 +208,13 @@ async def _declare_webhooks(
         topology.webhooks_dead_queue, durable=True, arguments={"x-queue-type": "quorum"}
     )
     await dead.bind(exchange, routing_key=WEBHOOK_DEAD_KEY)
+    # A message redelivered past the limit is dropped, not dead-lettered: PostgreSQL still
+    # has its delivery pending, and the relay publishes it again. The dead queue holds
+    # only deliveries given up.
     deliveries = await channel.declare_queue(
         topology.webhooks_queue,
         durable=True,
-        arguments={
-            "x-queue-type": "quorum",
-            "x-delivery-limit": delivery_limit,
-            "x-dead-letter-exchange": topology.webhooks_exchange,
-            "x-dead-letter-routing-key": WEBHOOK_DEAD_KEY,
-        },
+        arguments={"x-queue-type": "quorum", "x-delivery-limit": delivery_limit},
     )
     await deliveries.bind(exchange, routing_key=WEBHOOK_DELIVERY_KEY)
     for delay in retry_levels:

@@ -2,6 +2,11 @@
 and publish it on the status feed (one Redis call), do the transition's messaging, count
 its metric. Whoever waits for a change (a long poll, an event stream) listens to the feed.
 
+Webhooks are the one consequence not done here: a report's end records its deliveries in
+PostgreSQL, in the statement's own transaction (migration 0007's trigger on the status
+column), so that a crash after the commit cannot lose them, and no path that ends a
+report can forget them; the workers' relay sends them from there.
+
 One transition is lighter, because it is the hot path: `ACCEPTED`. Its wake-up is the
 notification the recording statement sent (`db.wake_channel`), and its status document,
 the POST's own answer, is cached by the first read that misses it (a version-checked

@@ -53,7 +53,10 @@ class Submission:
 
 def fingerprint(body: ReportCreate) -> str:
     """A digest of the request body, to tell a true retry from a reused key."""
-    canonical = json.dumps(body.model_dump(), sort_keys=True, separators=(",", ":"))
+    # Without a callback URL, the digest is what it was before callbacks existed: a retry
+    # across an upgrade is still a retry.
+    dumped = body.model_dump(exclude={"callbackUrl"} if body.callbackUrl is None else None)
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -1,7 +1,8 @@
 """Request and response bodies of the webhook routes."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from relatoria_shared.domain.validation import text_problem
 from relatoria_shared.domain.webhooks import WebhookEvent
 
 
@@ -22,6 +23,13 @@ class WebhookCreate(BaseModel):
         description="The events to send (all four when empty).",
     )
     description: str | None = Field(default=None, max_length=500)
+
+    @field_validator("description")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        if value is not None and (problem := text_problem(value)) is not None:
+            raise ValueError(problem)
+        return value
 
 
 class WebhookRead(BaseModel):

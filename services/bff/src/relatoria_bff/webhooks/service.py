@@ -7,8 +7,8 @@ from datetime import datetime
 from relatoria_bff.bootstrap import Resources
 from relatoria_bff.reports.service import read_status
 from relatoria_bff.webhooks.callback import allowed_url
-from relatoria_shared.db.webhooks import DeliveryView, Endpoint
-from relatoria_shared.domain.request_errors import WebhookNotFound
+from relatoria_shared.db.webhook_endpoints import DeliveryView, Endpoint
+from relatoria_shared.domain.request_errors import TooManyWebhooks, WebhookNotFound
 from relatoria_shared.domain.webhooks import WebhookEvent, new_signing_secret
 
 
@@ -21,6 +21,12 @@ async def register(
 ) -> tuple[Endpoint, str]:
     """Register an endpoint with a fresh secret; the endpoint and its secret (shown once)."""
     allowed = allowed_url(resources, url, "url")
+    limit = resources.settings.webhook_max_endpoints
+    if len(await resources.webhooks.endpoints(owner_id)) >= limit:
+        raise TooManyWebhooks(
+            f"you have {limit} webhook endpoints, the most allowed; delete one first",
+            limit=limit,
+        )
     secret = new_signing_secret()
     chosen = list(dict.fromkeys(events)) or list(WebhookEvent)
     endpoint = await resources.webhooks.add_endpoint(owner_id, allowed, chosen, description, secret)

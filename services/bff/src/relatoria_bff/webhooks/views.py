@@ -18,7 +18,7 @@ from relatoria_bff.webhooks.schemas import (
     WebhookList,
     WebhookRead,
 )
-from relatoria_shared.db.webhooks import DeliveryView, Endpoint
+from relatoria_shared.db.webhook_endpoints import DeliveryView, Endpoint
 from relatoria_shared.domain.webhooks import webhook_id
 
 router = APIRouter(tags=["webhooks"])
@@ -34,7 +34,12 @@ FORBIDDEN_URL = {
     "/v1/webhooks",
     status_code=201,
     response_model=WebhookCreated,
-    responses=documented(FORBIDDEN_URL, UNAUTHORIZED, UNAVAILABLE),
+    responses=documented(
+        FORBIDDEN_URL,
+        {409: "`TOO_MANY_WEBHOOKS`: the owner has as many endpoints as allowed"},
+        UNAUTHORIZED,
+        UNAVAILABLE,
+    ),
 )
 async def create_webhook(caller: Authenticated, body: WebhookCreate) -> WebhookCreated:
     """Register an endpoint for your reports' events. Its signing secret is in this answer

@@ -10,7 +10,8 @@ import uuid
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from relatoria_shared.db.webhooks import DeliveryView, PgDeliveryRepository
+from relatoria_shared.db.webhook_deliveries import PgDeliveryRepository
+from relatoria_shared.db.webhook_endpoints import DeliveryView
 from relatoria_shared.domain.webhooks import DeliveryStatus, webhook_id
 from relatoria_shared.messaging.contract import MalformedMessage
 from relatoria_shared.messaging.topology import Topology
@@ -36,7 +37,8 @@ async def replay(
 
 
 async def _remove_settled_letters(admin: Admin) -> int:
-    """Ack the letters whose delivery is no longer dead; leave the others queued."""
+    """Ack the letters whose delivery is no longer dead (or that name none); leave the
+    others queued."""
     channel = await admin.amqp.channel()
     removed = 0
     try:
@@ -57,7 +59,8 @@ async def _remove_settled_letters(admin: Admin) -> int:
             )
         )
         for message, found in held:
-            if found is not None and found not in dead:
+            # A letter naming no delivery can never be replayed: removed too.
+            if found is None or found not in dead:
                 await message.ack()
                 removed += 1
     finally:

@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 from aio_pika.abc import AbstractIncomingMessage
 
-from relatoria_shared.db.webhooks import ClaimedDelivery, DeliveryRepository, Outcome
+from relatoria_shared.db.webhook_deliveries import ClaimedDelivery, DeliveryRepository, Outcome
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.domain.webhooks import DeliveryStatus, WebhookSchedule, webhook_id
+from relatoria_shared.exception_text import described
 from relatoria_shared.messaging.contract import MalformedMessage
 from relatoria_shared.messaging.webhook_publisher import WebhookPublisher, delivery_id_of
 from relatoria_shared.storage.object_store import ObjectStore
@@ -82,12 +83,18 @@ class WebhookDeliverer:
         if claimed.secret is None:
             await self._unsignable(claimed)
             return
-        body = claimed.payload or await self._repository.fix_payload(
-            claimed.id, await self._body(claimed)
-        )
         now = datetime.now(UTC)
-        headers = signed_headers(claimed.secret, claimed, body, now)
-        attempted = await self._sender.send(claimed.url, headers, body.encode())
+        try:
+            body = claimed.payload or await self._repository.fix_payload(
+                claimed.id, await self._body(claimed)
+            )
+            headers = signed_headers(claimed.secret, claimed, body, now)
+            attempted = await self._sender.send(claimed.url, headers, body.encode())
+        except Exception as exc:
+            # Not sent (the body could not be made or kept): a failed attempt like any
+            # other, retried, and given up at the horizon if it keeps failing.
+            log.exception("webhook not sent", extra=_ids(claimed.id))
+            attempted = Attempted(None, f"not sent: {described(exc)}", True, 0)
         await self._settle(claimed, now, attempted)
 
     async def _body(self, claimed: ClaimedDelivery) -> str:
@@ -113,24 +120,26 @@ class WebhookDeliverer:
             "error": attempted.error,
         }
         if attempted.delivered:
-            await self._repository.settle(claimed, outcome, DeliveryStatus.DELIVERED, None)
-            self._metrics.webhook_attempts.labels("delivered").inc()
-            log.info("webhook delivered", extra=context)
+            if await self._repository.settle(claimed, outcome, DeliveryStatus.DELIVERED, None):
+                self._metrics.webhook_attempts.labels("delivered").inc()
+                log.info("webhook delivered", extra=context)
             return
-        since_first = (now - claimed.created_at).total_seconds()
+        since_first = (now - claimed.round_started_at).total_seconds()
         delay = self._schedule.next_delay(claimed.attempt, since_first)
         if not attempted.retryable or delay is None:
-            await self._repository.settle(claimed, outcome, DeliveryStatus.DEAD, None)
-            await self._publisher.publish_dead(claimed.id, attempted.error)
-            self._metrics.webhook_attempts.labels("dead").inc()
-            log.warning("webhook given up", extra=context)
+            await self._give_up(claimed, outcome)
             return
-        await self._repository.settle(
-            claimed, outcome, DeliveryStatus.PENDING, timedelta(seconds=delay)
-        )
-        await self._publisher.publish_retry(claimed.id, delay)
-        self._metrics.webhook_attempts.labels("retried").inc()
-        log.info("webhook attempt failed; retried", extra=context | {"delay_s": delay})
+        retry_in = timedelta(seconds=delay)
+        if await self._repository.settle(claimed, outcome, DeliveryStatus.PENDING, retry_in):
+            await self._publisher.publish_retry(claimed.id, delay)
+            self._metrics.webhook_attempts.labels("retried").inc()
+            log.info("webhook attempt failed; retried", extra=context | {"delay_s": delay})
+
+    async def _give_up(self, claimed: ClaimedDelivery, outcome: Outcome) -> None:
+        if await self._repository.settle(claimed, outcome, DeliveryStatus.DEAD, None):
+            await self._publisher.publish_dead(claimed.id, outcome.error)
+            self._metrics.webhook_attempts.labels("dead").inc()
+            log.warning("webhook given up", extra=_ids(claimed.id) | {"error": outcome.error})
 
     async def _unsignable(self, claimed: ClaimedDelivery) -> None:
         """An endpoint deleted while its delivery was on its way: dropped, as its other
@@ -139,10 +148,7 @@ class WebhookDeliverer:
         if claimed.endpoint_id is not None:
             await self._repository.settle(claimed, outcome, DeliveryStatus.DROPPED, None)
             return
-        await self._repository.settle(claimed, outcome, DeliveryStatus.DEAD, None)
-        await self._publisher.publish_dead(claimed.id, outcome.error)
-        self._metrics.webhook_attempts.labels("dead").inc()
-        log.warning("webhook given up", extra=_ids(claimed.id) | {"error": outcome.error})
+        await self._give_up(claimed, outcome)
 
 
 def _ids(delivery_id: uuid.UUID) -> dict[str, object]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
-from relatoria_shared.db.webhooks import ClaimedDelivery
+from relatoria_shared.db.webhook_deliveries import ClaimedDelivery
 from relatoria_shared.domain.status import ReportStatus
 from relatoria_shared.domain.status_document import status_document
 from relatoria_shared.domain.webhooks import webhook_id

@@ -4,7 +4,7 @@ Woken by the notification the recording transaction sends (`db.wake_channel`), a
 `interval_seconds` in any case (a notification sent while no worker listened is not
 heard). Every worker runs one; `FOR UPDATE SKIP LOCKED` keeps them off each other's rows.
 It also publishes again a pending delivery due for longer than `stale_after`: its message
-was lost (a queue purged, a publish that failed after the attempt was recorded).
+was lost (a crash between marking and publishing, a failed publish, a queue purged).
 """
 
 import asyncio
@@ -12,7 +12,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from relatoria_shared.db.webhooks import DeliveryRepository
+from relatoria_shared.db.webhook_deliveries import DeliveryRepository
 from relatoria_shared.exception_text import described
 from relatoria_shared.messaging.webhook_publisher import WebhookPublisher
 
@@ -54,12 +54,12 @@ class OutboxRelay:
                 log.warning("webhook relay failed; trying again", extra={"error": described(exc)})
 
     async def relay_all(self) -> int:
-        """Publish every delivery waiting to be; how many."""
+        """Publish every delivery waiting to be; how many. One that fails to publish stays
+        marked, and is published again once `stale_after` has passed."""
         total = 0
         while True:
-            relayed = await self._repository.relay(
-                BATCH, self._stale_after, self._publisher.publish
-            )
-            total += relayed
-            if relayed < BATCH:
+            marked = await self._repository.relay(BATCH, self._stale_after)
+            await asyncio.gather(*(self._publisher.publish(d) for d in marked))
+            total += len(marked)
+            if len(marked) < BATCH:
                 return total

@@ -7,14 +7,13 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-from aio_pika.abc import AbstractIncomingMessage
-
 from relatoria_shared.connections import Connections
-from relatoria_shared.db.webhooks import PgDeliveryRepository
+from relatoria_shared.db.webhook_deliveries import PgDeliveryRepository
 from relatoria_shared.domain.webhook_urls import AllowList
 from relatoria_shared.messaging.topology import Topology
 from relatoria_shared.messaging.webhook_publisher import WebhookPublisher
 from relatoria_worker.metrics import WorkerMetrics
+from relatoria_worker.tracked_deliveries import tracked
 from relatoria_worker.webhooks.delivery import WebhookDeliverer
 from relatoria_worker.webhooks.relay import OutboxRelay
 from relatoria_worker.webhooks.sender import WebhookSender
@@ -59,25 +58,22 @@ async def webhook_delivery(
     await channel.set_qos(prefetch_count=settings.webhook_concurrency)
     queue = await channel.get_queue(Topology(settings.amqp_namespace).webhooks_queue)
     in_flight: set[asyncio.Task[Any]] = set()
-
-    async def tracked(message: AbstractIncomingMessage) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        in_flight.add(task)
-        try:
-            await deliverer(message)
-        finally:
-            in_flight.discard(task)
-
-    tag = await queue.consume(tracked)
+    tag = await queue.consume(tracked(deliverer, in_flight))
     try:
         yield relay
     finally:
         relaying.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relaying
         with contextlib.suppress(Exception):
             await queue.cancel(tag)
+        # Attempts under way finish and are recorded; one cut short is sent again once
+        # its claim has passed (the relay's overdue pass).
         if in_flight:
-            await asyncio.wait(set(in_flight), timeout=deadline)
+            _, unfinished = await asyncio.wait(set(in_flight), timeout=deadline)
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
         with contextlib.suppress(Exception):
             await channel.close()
         await sender.aclose()

@@ -93,6 +93,9 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), server_default=_NOW),
         # A sender's claim on the delivery, so that a duplicate message cannot send twice.
         sa.Column("sending_until", sa.DateTime(timezone=True)),
+        # The first attempt of the current round (a replay starts one): the retry horizon
+        # runs from it.
+        sa.Column("round_started_at", sa.DateTime(timezone=True)),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
         sa.Column("last_error", sa.Text),
         sa.CheckConstraint(
