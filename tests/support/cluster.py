@@ -259,6 +259,8 @@ async def burst_with_kills(
     deadline = time.monotonic() + seconds
     while not any("worker consuming" in cluster.workers[name].log() for name in workers):
         assert time.monotonic() < deadline, "no worker started consuming"
+        exited = [n for n in workers if cluster.workers[n].process.poll() is not None]
+        assert not exited, f"{exited} exited at start:\n{cluster.workers[exited[0]].log()[-3000:]}"
         await asyncio.sleep(0.02)
     landed = 0
     next_kill = time.monotonic() + rng.uniform(0.3, 1.0)
