@@ -25,11 +25,11 @@ from tests.support.cluster import (
     long_pdf,
     post,
 )
-from tests.support.cluster_fixtures import client
+from tests.support.cluster_fixtures import client, worker
 from tests.support.processes import logged
 from tests.support.tcp_proxy import TcpProxy
 
-__all__ = ["client"]
+__all__ = ["client", "worker"]
 
 pytestmark = pytest.mark.e2e
 
@@ -46,15 +46,6 @@ def cluster(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
     env = settings_env(settings) | ENV
     with isolated_cluster(settings, env, tmp_path_factory.mktemp("waiting")) as running:
         yield running
-
-
-@pytest.fixture
-def worker(cluster: Cluster) -> Iterator[str]:
-    """One worker for the test."""
-    name = cluster.start_worker()
-    yield name
-    if name in cluster.workers:
-        cluster.workers.pop(name).stop()
 
 
 def owner() -> str:

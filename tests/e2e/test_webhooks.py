@@ -24,15 +24,14 @@ from relatoria_shared.settings import Settings
 from tests.conftest import settings_env
 from tests.support.api import bearer, table_request
 from tests.support.cluster import Cluster, isolated_cluster, post, wait_status
-from tests.support.cluster_fixtures import client, db
+from tests.support.cluster_fixtures import client, db, worker
 from tests.support.webhook_receiver import WebhookReceiver
 
-__all__ = ["client", "db"]
+__all__ = ["client", "db", "worker"]
 
 pytestmark = pytest.mark.e2e
 
 SMALL = table_request("csv", [["Ação", 1, 2.5, True, "2026-03-01", None]] * 3)
-HORIZON = 4.0  # the test settings' webhook retry horizon
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +42,6 @@ def cluster(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
     env = settings_env(allowing)
     with isolated_cluster(allowing, env, tmp_path_factory.mktemp("webhooks")) as running:
         yield running
-
-
-@pytest.fixture
-def worker(cluster: Cluster) -> Iterator[str]:
-    """One worker for the test."""
-    name = cluster.start_worker()
-    yield name
-    if name in cluster.workers:
-        cluster.workers.pop(name).stop()
 
 
 @pytest.fixture
@@ -100,7 +90,7 @@ async def settled_delivery(
 
 
 async def test_an_endpoint_receives_each_report_end_signed_with_its_secret(
-    client: httpx.AsyncClient, worker: str, receiver: WebhookReceiver
+    cluster: Cluster, client: httpx.AsyncClient, worker: str, receiver: WebhookReceiver
 ) -> None:
     who = owner()
     endpoint = await register(client, who, receiver.url("/done"))
@@ -126,7 +116,8 @@ async def test_an_endpoint_receives_each_report_end_signed_with_its_secret(
     # Signed to outlive the retries (horizon, longest delay and an hour), longer than
     # the 15 minutes a read's presigned URL lasts.
     valid_for = datetime.fromisoformat(data["downloadUrlExpiresAt"]) - datetime.now(UTC)
-    assert valid_for.total_seconds() > HORIZON + 3600 - 60
+    horizon = cluster.settings.webhook_retry_horizon_seconds
+    assert valid_for.total_seconds() > horizon + 3600 - 60
     async with httpx.AsyncClient() as plain:
         file = await plain.get(data["downloadUrl"])
     assert file.status_code == 200
@@ -157,6 +148,12 @@ async def test_an_endpoint_gets_only_the_events_it_chose_and_none_once_deleted(
     again = await client.delete(f"/v1/webhooks/{cancels['id']}", headers=bearer(who))
     assert again.status_code == 404
     assert (await client.get("/v1/webhooks", headers=bearer(who))).json()["items"] == []
+    later = await post(client, SMALL, who)
+    await wait_status(client, later, {"done"}, owner=who)
+    cancelled_later = await client.delete(f"/v1/reports/{later}", headers=bearer(who))
+    assert cancelled_later.status_code == 200
+    assert await deliveries(client, who, later) == []  # nothing recorded for it
+    assert len(receiver.received("/cancels")) == 1
 
 
 async def test_a_callback_url_is_signed_with_the_owners_rotatable_secret(
@@ -210,7 +207,8 @@ async def test_a_delivery_that_keeps_failing_is_dead_lettered_then_replayed(
     receiver.answer("/down", *([503] * 100))
     rid = await post(client, SMALL, who)
 
-    dead = await settled_delivery(client, who, rid, seconds=HORIZON + 15)
+    horizon = cluster.settings.webhook_retry_horizon_seconds
+    dead = await settled_delivery(client, who, rid, seconds=horizon + 15)
 
     assert dead["status"] == "dead"
     codes = [a["statusCode"] for a in dead["attempts"]]

@@ -2,7 +2,7 @@
 
 Imported by the modules and conftests that define a `cluster` fixture of their own."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import httpx
@@ -25,3 +25,12 @@ async def client(cluster: Cluster) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the cluster's BFF."""
     async with http_client(cluster) as client:
         yield client
+
+
+@pytest.fixture
+def worker(cluster: Cluster) -> Iterator[str]:
+    """One worker of the cluster, for the test; stopped after it unless the test did."""
+    name = cluster.start_worker()
+    yield name
+    if name in cluster.workers:
+        cluster.workers.pop(name).stop()
